@@ -1,0 +1,1 @@
+"""Routers of the `api` function, one module per resource."""

@@ -1,0 +1,1 @@
+"""Domain models shared by services and repositories (pydantic, immutable)."""

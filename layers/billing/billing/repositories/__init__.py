@@ -1,0 +1,1 @@
+"""DynamoDB repositories: the only code that knows table keys (built in ``keys``)."""

@@ -1,0 +1,1 @@
+"""Use cases: one verb-first function per thing the product does."""

@@ -1,0 +1,1 @@
+"""The offline stack that `make run` starts (see local/stack.py)."""
