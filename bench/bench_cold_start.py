@@ -33,14 +33,20 @@ def measure(code: str, stmt: str, env: dict[str, str]) -> dict[str, float]:
         import time
 
         t0 = time.perf_counter()
-        out = subprocess.run([sys.executable, "-I", "-c", src], env=env, capture_output=True, text=True, check=False)
+        out = subprocess.run(
+            [sys.executable, "-I", "-c", src], env=env, capture_output=True, text=True, check=False
+        )
         walls.append((time.perf_counter() - t0) * 1000)
         if out.returncode != 0:
             raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr else "child failed")
         data = json.loads(out.stdout.strip().splitlines()[-1])
         imports.append(data["import_ms"])
         rss.append(data["maxrss_kb"])
-    return {"wall_ms": statistics.median(walls), "import_ms": statistics.median(imports), "rss_mb": max(rss) / 1024}
+    return {
+        "wall_ms": statistics.median(walls),
+        "import_ms": statistics.median(imports),
+        "rss_mb": max(rss) / 1024,
+    }
 
 
 def main() -> None:
@@ -62,7 +68,9 @@ def main() -> None:
     for name, spec in sorted(function_specs(template).items()):
         module = spec.handler.rpartition(".")[0]
         rows.append((name, measure(str(spec.code_uri), f"import {module}", env)))
-    print(f"{'function':<28}{'wall ms':>10}{'import ms':>11}{'max RSS MB':>12}{'wall/floor':>12}{'RSS/floor':>11}")
+    print(
+        f"{'function':<28}{'wall ms':>10}{'import ms':>11}{'max RSS MB':>12}{'wall/floor':>12}{'RSS/floor':>11}"
+    )
     for name, r in rows:
         print(
             f"{name:<28}{r['wall_ms']:>10.1f}{r['import_ms']:>11.1f}{r['rss_mb']:>12.1f}"

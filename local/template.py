@@ -91,7 +91,8 @@ def table_definitions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
         gsis = props.get("GlobalSecondaryIndexes")
         if gsis:
             spec["GlobalSecondaryIndexes"] = [
-                {"IndexName": g["IndexName"], "KeySchema": g["KeySchema"], "Projection": g["Projection"]} for g in gsis
+                {"IndexName": g["IndexName"], "KeySchema": g["KeySchema"], "Projection": g["Projection"]}
+                for g in gsis
             ]
         ttl = props.get("TimeToLiveSpecification")
         out[name] = {"create": spec, "ttl": ttl}

@@ -28,4 +28,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.info("api key not recognised", route=event.get("routeKey"))
         return {"isAuthorized": True, "context": {"authenticated": "false"}}
     logger.info("api key recognised", key_id=key.id, role=key.role.value)
-    return {"isAuthorized": True, "context": {"authenticated": "true", "key_id": key.id, "role": key.role.value}}
+    return {
+        "isAuthorized": True,
+        "context": {"authenticated": "true", "key_id": key.id, "role": key.role.value},
+    }

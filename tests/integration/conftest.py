@@ -37,7 +37,9 @@ def admin_key(app_env: dict[str, str]) -> str:
     from billing.repositories.api_keys import ApiKeyRepository
     from billing.services.api_keys import create_api_key
 
-    _, token = create_api_key(ApiKeyRepository(table_name=app_env["BILLING_TABLE"]), name="tests", role=Role.ADMIN)
+    _, token = create_api_key(
+        ApiKeyRepository(table_name=app_env["BILLING_TABLE"]), name="tests", role=Role.ADMIN
+    )
     return token
 
 

@@ -27,7 +27,9 @@ def test_bad_key_is_401_with_envelope(call):
 
 
 def test_admin_creates_usage_key_which_gets_403(call, admin_key):
-    status, _, created = call("POST", "/v1/api-keys", key=admin_key, json_body={"name": "meter", "role": "usage"})
+    status, _, created = call(
+        "POST", "/v1/api-keys", key=admin_key, json_body={"name": "meter", "role": "usage"}
+    )
     assert status == 201, created
     assert created["role"] == "usage"
     assert created["key"].startswith("bk_")
@@ -41,9 +43,11 @@ def test_key_is_stored_only_hashed(call, admin_key, app_env):
     import boto3
 
     _, _, created = call("POST", "/v1/api-keys", key=admin_key, json_body={"name": "ro", "role": "read_only"})
-    item = boto3.resource("dynamodb").Table(app_env["BILLING_TABLE"]).get_item(
-        Key={"pk": "ACCOUNT", "sk": f"APIKEY#{created['id']}"}
-    )["Item"]
+    item = (
+        boto3.resource("dynamodb")
+        .Table(app_env["BILLING_TABLE"])
+        .get_item(Key={"pk": "ACCOUNT", "sk": f"APIKEY#{created['id']}"})["Item"]
+    )
     assert created["key"] not in str(item)
     assert len(item["secret_hash"]) == 64
 
@@ -58,9 +62,9 @@ def test_list_get_and_revoke(call, admin_key, gateway):
     status, _, revoked = call("DELETE", f"/v1/api-keys/{created['id']}", key=admin_key)
     assert status == 200 and revoked["revoked"] is True
     gateway.clear_authorizer_cache()  # API Gateway forgets after AuthorizerCacheSeconds
-    status, _, body = call("GET", "/v1/health", key=created["key"])
+    status, _, _ = call("GET", "/v1/health", key=created["key"])
     assert status == 200  # public route
-    status, _, body = call("DELETE", f"/v1/api-keys/{created['id']}", key=admin_key)
+    status, _, _ = call("DELETE", f"/v1/api-keys/{created['id']}", key=admin_key)
     assert status == 404
 
 
@@ -81,20 +85,18 @@ def test_pagination_walks_every_key(call, admin_key):
 
 
 @pytest.mark.parametrize(
-    ("body", "status", "code", "param"),
+    ("body", "expected"),
     [
-        ({"name": "x", "role": "owner"}, 422, "invalid_value", "role"),
-        ({"name": "x", "role": "admin", "extra": 1}, 422, "unknown_field", "extra"),
-        ({"role": "admin"}, 422, "missing_field", "name"),
-        ({"name": 5, "role": "admin"}, 422, "invalid_type", "name"),
-        ({"name": "", "role": "admin"}, 422, "too_short", "name"),
+        ({"name": "x", "role": "owner"}, (422, "invalid_value", "role")),
+        ({"name": "x", "role": "admin", "extra": 1}, (422, "unknown_field", "extra")),
+        ({"role": "admin"}, (422, "missing_field", "name")),
+        ({"name": 5, "role": "admin"}, (422, "invalid_type", "name")),
+        ({"name": "", "role": "admin"}, (422, "too_short", "name")),
     ],
 )
-def test_bad_bodies_name_the_field(call, admin_key, body, status, code, param):
+def test_bad_bodies_name_the_field(call, admin_key, body, expected):
     got_status, _, got = call("POST", "/v1/api-keys", key=admin_key, json_body=body)
-    assert got_status == status, got
-    assert got["error"]["code"] == code
-    assert got["error"]["param"] == param
+    assert (got_status, got["error"]["code"], got["error"]["param"]) == expected, got
 
 
 def test_malformed_json_is_400(call, admin_key):
@@ -118,12 +120,14 @@ def test_bad_cursor_is_422(call, admin_key):
 def test_idempotency_key_replays_the_first_response(call, admin_key):
     headers = {"idempotency-key": "create-ops-key-1"}
     body = {"name": "ops", "role": "read_only"}
-    s1, h1, first = call("POST", "/v1/api-keys", key=admin_key, json_body=body, headers=headers)
+    s1, _, first = call("POST", "/v1/api-keys", key=admin_key, json_body=body, headers=headers)
     s2, h2, second = call("POST", "/v1/api-keys", key=admin_key, json_body=body, headers=headers)
     assert s1 == s2 == 201
     assert first["id"] == second["id"]
     assert h2.get("idempotent-replayed") == "true"
-    s3, _, third = call("POST", "/v1/api-keys", key=admin_key, json_body={**body, "name": "other"}, headers=headers)
+    s3, _, third = call(
+        "POST", "/v1/api-keys", key=admin_key, json_body={**body, "name": "other"}, headers=headers
+    )
     assert s3 == 422
     assert third["error"]["code"] == "idempotency_key_reused"
 

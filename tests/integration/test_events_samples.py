@@ -18,7 +18,9 @@ EXPECTED = {
     "api/get_health.json": 200,
     "api/post_api_key.json": 201,
     "api/list_api_keys_as_usage_role.json": 403,
-    "authorizer/unknown_key.json": lambda r: r == {"isAuthorized": True, "context": {"authenticated": "false"}},
+    "authorizer/unknown_key.json": lambda r: (
+        r == {"isAuthorized": True, "context": {"authenticated": "false"}}
+    ),
 }
 
 

@@ -50,8 +50,14 @@ class ApiKeyOut(BaseModel):
     @classmethod
     def of(cls, key: ApiKey) -> ApiKeyOut:
         return cls(
-            id=key.id, name=key.name, role=key.role, last4=key.last4, created_at=key.created_at,
-            created_by=key.created_by, revoked=not key.active, revoked_at=key.revoked_at,
+            id=key.id,
+            name=key.name,
+            role=key.role,
+            last4=key.last4,
+            created_at=key.created_at,
+            created_by=key.created_by,
+            revoked=not key.active,
+            revoked_at=key.revoked_at,
         )
 
 

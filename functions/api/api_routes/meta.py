@@ -24,6 +24,8 @@ def health() -> Health:
 
 
 def openapi_route(app: Any) -> None:
-    @app.get("/v1/openapi.json", tags=["meta"], summary="This API's OpenAPI document", include_in_schema=False)
+    @app.get(
+        "/v1/openapi.json", tags=["meta"], summary="This API's OpenAPI document", include_in_schema=False
+    )
     def openapi() -> Response[str]:
         return Response(status_code=200, content_type="application/json", body=app.get_openapi_json_schema())

@@ -19,7 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m billing.cli")
     sub = parser.add_subparsers(dest="command", required=True)
     create = sub.add_parser("create-api-key", help="create an API key and print it once")
-    create.add_argument("--table", required=True, help="the BillingTable name (stack output BillingTableName)")
+    create.add_argument(
+        "--table", required=True, help="the BillingTable name (stack output BillingTableName)"
+    )
     create.add_argument("--role", choices=[r.value for r in Role], default=Role.ADMIN.value)
     create.add_argument("--name", default="bootstrap")
     args = parser.parse_args(argv)

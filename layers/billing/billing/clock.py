@@ -78,7 +78,7 @@ def now() -> datetime:
 
 def set_clock(clock: Clock) -> Clock:
     """Install a clock; returns the previous one so a caller can restore it."""
-    global _clock  # noqa: PLW0603 - the one injectable clock
+    global _clock  # the one injectable clock
     previous, _clock = _clock, clock
     return previous
 

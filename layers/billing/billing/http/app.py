@@ -39,10 +39,16 @@ def make_resolver(*, title: str, idempotency_table: str | None) -> APIGatewayHtt
             logger.exception("request failed", code=exc.code)
         else:
             logger.info("request refused", code=exc.code, param=exc.param, status=int(status))
-        return _json(status, http_errors.envelope(
-            type_=exc.type, code=exc.code, message=exc.message, param=exc.param,
-            request_id=request_id if status >= 500 else None,
-        ))
+        return _json(
+            status,
+            http_errors.envelope(
+                type_=exc.type,
+                code=exc.code,
+                message=exc.message,
+                param=exc.param,
+                request_id=request_id if status >= 500 else None,
+            ),
+        )
 
     @app.exception_handler(RequestValidationError)
     def validation_error(exc: RequestValidationError) -> Response[Any]:
@@ -52,21 +58,29 @@ def make_resolver(*, title: str, idempotency_table: str | None) -> APIGatewayHtt
 
     @app.not_found
     def not_found(_exc: Exception) -> Response[Any]:
-        return _json(HTTPStatus.NOT_FOUND, http_errors.envelope(
-            type_="invalid_request_error", code="route_not_found",
-            message=f"No route {app.current_event.http_method} {app.current_event.path}.",
-        ))
+        return _json(
+            HTTPStatus.NOT_FOUND,
+            http_errors.envelope(
+                type_="invalid_request_error",
+                code="route_not_found",
+                message=f"No route {app.current_event.http_method} {app.current_event.path}.",
+            ),
+        )
 
     @app.exception_handler(Exception)
     def unexpected(exc: Exception) -> Response[Any]:
         request_id = _request_id(app)
         logger.exception("unhandled error", request_id=request_id)
         metrics.add_metric(name="UnhandledErrors", unit="Count", value=1)
-        return _json(HTTPStatus.INTERNAL_SERVER_ERROR, http_errors.envelope(
-            type_="api_error", code="internal_error",
-            message="An unexpected error occurred; it has been logged. Quote the request id when asking for help.",
-            request_id=request_id,
-        ))
+        return _json(
+            HTTPStatus.INTERNAL_SERVER_ERROR,
+            http_errors.envelope(
+                type_="api_error",
+                code="internal_error",
+                message="An unexpected error occurred; it has been logged. Quote the request id when asking for help.",
+                request_id=request_id,
+            ),
+        )
 
     return app
 
@@ -87,7 +101,8 @@ def resolve(
         status = http_errors.status_for(exc)
         logger.info("request refused", code=exc.code, status=int(status))
         return http_errors.lambda_proxy_response(
-            int(status), http_errors.envelope(type_=exc.type, code=exc.code, message=exc.message, param=exc.param)
+            int(status),
+            http_errors.envelope(type_=exc.type, code=exc.code, message=exc.message, param=exc.param),
         )
     return app.resolve(event, context)
 
@@ -109,7 +124,9 @@ def _check_size(event: Mapping[str, Any], limit: int) -> None:
         return
     size = len(base64.b64decode(body)) if event.get("isBase64Encoded") else len(str(body).encode())
     if size > limit:
-        raise PayloadTooLarge(f"The request body is {size} bytes; the limit is {limit}.", code="payload_too_large")
+        raise PayloadTooLarge(
+            f"The request body is {size} bytes; the limit is {limit}.", code="payload_too_large"
+        )
 
 
 def _request_id(app: APIGatewayHttpResolver) -> str | None:

@@ -38,7 +38,7 @@ STATUS_BY_CLASS: dict[type[BillingError], HTTPStatus] = {
 def status_for(exc: BillingError) -> HTTPStatus:
     for cls in type(exc).__mro__:
         if cls in STATUS_BY_CLASS:
-            return STATUS_BY_CLASS[cls]  # type: ignore[index]
+            return STATUS_BY_CLASS[cls]
     return HTTPStatus.INTERNAL_SERVER_ERROR
 
 

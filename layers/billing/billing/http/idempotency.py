@@ -67,7 +67,9 @@ def middleware(table_name: str) -> Any:
         if getattr(app, "lambda_context", None) is not None:
             config.register_lambda_context(app.lambda_context)
 
-        @idempotent_function(data_keyword_argument="request", config=config, persistence_store=_persistence(table_name))
+        @idempotent_function(
+            data_keyword_argument="request", config=config, persistence_store=_persistence(table_name)
+        )
         def run(request: dict[str, Any]) -> dict[str, Any]:
             nonlocal ran
             ran = True

@@ -27,7 +27,9 @@ class ApiKeyRepository:
         item = self._table.get_item(Key=keys.api_key(key_id)).get("Item")
         return _to_model(item) if item else None
 
-    def list(self, *, limit: int, cursor: dict[str, Any] | None) -> tuple[list[ApiKey], dict[str, Any] | None]:
+    def list(
+        self, *, limit: int, cursor: dict[str, Any] | None
+    ) -> tuple[list[ApiKey], dict[str, Any] | None]:
         from boto3.dynamodb.conditions import Key
 
         kwargs: dict[str, Any] = {
@@ -40,7 +42,9 @@ class ApiKeyRepository:
         return [_to_model(i) for i in page.get("Items", [])], page.get("LastEvaluatedKey")
 
     def revoke(self, key_id: str, *, at: datetime) -> ApiKey:
-        with dynamo.conditional(NotFound(f"no active API key {key_id}", code="api_key_not_found", param="key_id")):
+        with dynamo.conditional(
+            NotFound(f"no active API key {key_id}", code="api_key_not_found", param="key_id")
+        ):
             result = self._table.update_item(
                 Key=keys.api_key(key_id),
                 UpdateExpression="SET revoked_at = :at",
@@ -52,4 +56,6 @@ class ApiKeyRepository:
 
 
 def _to_model(item: dict[str, Any]) -> ApiKey:
-    return ApiKey.model_validate(dynamo.plain({k: v for k, v in item.items() if k not in ("pk", "sk", "type")}))
+    return ApiKey.model_validate(
+        dynamo.plain({k: v for k, v in item.items() if k not in ("pk", "sk", "type")})
+    )

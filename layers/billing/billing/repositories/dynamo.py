@@ -14,7 +14,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from billing.errors import Conflict, ValidationFailed
+from billing.errors import BillingError, ValidationFailed
 
 
 @lru_cache(maxsize=1)
@@ -38,8 +38,8 @@ def client() -> Any:
 
 
 @contextmanager
-def conditional(conflict: Conflict) -> Iterator[None]:
-    """Turn a failed condition (single write or transaction) into the given domain conflict."""
+def conditional(error: BillingError) -> Iterator[None]:
+    """Turn a failed condition (single write or transaction) into the given domain error."""
     from botocore.exceptions import ClientError
 
     try:
@@ -47,7 +47,7 @@ def conditional(conflict: Conflict) -> Iterator[None]:
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
-            raise conflict from exc
+            raise error from exc
         raise
 
 
@@ -67,7 +67,11 @@ def decode_cursor(cursor: str | None, *, allowed_keys: set[str]) -> dict[str, An
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeDecodeError):
         raise ValidationFailed("cursor is not valid", code="invalid_cursor", param="starting_after") from None
-    if not isinstance(data, dict) or not set(data) <= allowed_keys or not all(isinstance(v, str) for v in data.values()):
+    if (
+        not isinstance(data, dict)
+        or not set(data) <= allowed_keys
+        or not all(isinstance(v, str) for v in data.values())
+    ):
         raise ValidationFailed("cursor is not valid", code="invalid_cursor", param="starting_after")
     return data
 

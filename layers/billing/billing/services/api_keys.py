@@ -86,5 +86,7 @@ def revoke_api_key(repo: ApiKeyRepository, key_id: str, *, revoked_by: str | Non
             if not cursor:
                 break
         if len(admins) <= 1:
-            raise Conflict("the last active admin key cannot be revoked", code="last_admin_key", param="key_id")
+            raise Conflict(
+                "the last active admin key cannot be revoked", code="last_admin_key", param="key_id"
+            )
     return repo.revoke(key_id, at=clock.now())
