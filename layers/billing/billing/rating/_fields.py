@@ -17,13 +17,16 @@ field at fault (``tiers.1.up_to``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import Context, Decimal
 
 from billing.errors import ValidationFailed
 from billing.money import to_decimal
 
 MAX_DECIMAL_PLACES = 12
 """Most decimal places a ``*_decimal`` money field may carry (as Stripe)."""
+
+MAX_MAGNITUDE = Decimal(10) ** 30
+"""Every number of a charge or of usage must be below this in absolute value."""
 
 DECIMAL_SUFFIX = "_decimal"
 
@@ -47,17 +50,22 @@ def reject_unknown(raw: Mapping[str, object], allowed: frozenset[str], prefix: s
             )
 
 
+_EXACT = Context(prec=200, Emin=-999_999, Emax=999_999)
+"""Wide enough that ``normalize`` never rounds a number that passed ``check_magnitude``."""
+
+
+def check_magnitude(value: Decimal, param: str) -> Decimal:
+    """Refuse numbers of 10**30 or more (any price or usage beyond that is an input error)."""
+    if abs(value) >= MAX_MAGNITUDE:
+        raise ValidationFailed(f"{param} is too large", code="out_of_range", param=param)
+    return value
+
+
 def strip(value: Decimal) -> Decimal:
-    """``value`` without trailing fractional zeros, exactly (no context rounding, unlike ``normalize``)."""
-    if value == 0:
-        return Decimal(0)
-    sign, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int)  # finite values only
-    digit_list = list(digits)
-    while exponent < 0 and len(digit_list) > 1 and digit_list[-1] == 0:
-        digit_list.pop()
-        exponent += 1
-    return Decimal((sign, tuple(digit_list), exponent))
+    """``value`` without trailing fractional zeros, exactly (``Decimal("1.50")`` → ``Decimal("1.5")``)."""
+    if value == value.to_integral_value():
+        return Decimal(int(value))
+    return value.normalize(_EXACT)
 
 
 def decimal_places(value: Decimal) -> int:
@@ -69,7 +77,9 @@ def decimal_places(value: Decimal) -> int:
 
 def fmt(value: Decimal) -> str:
     """Plain canonical text of a Decimal: no exponent, no trailing zeros (``"0.25"``, ``"100"``)."""
-    return format(strip(value), "f")
+    if value == value.to_integral_value():
+        return str(int(value))
+    return format(value.normalize(_EXACT), "f")
 
 
 def is_integral(value: Decimal) -> bool:
@@ -82,15 +92,17 @@ def number_out(value: Decimal) -> int | str:
 
 
 def amount_out(out: dict[str, object], name: str, value: Decimal) -> None:
-    """Write a money field in its canonical spelling: ``name: int`` if integral, else ``name_decimal: str``."""
+    """Write a money field canonically: ``name: int`` if integral, else ``name_decimal: str``."""
     if is_integral(value):
         out[name] = int(value)
     else:
         out[name + DECIMAL_SUFFIX] = fmt(value)
 
 
-def read_amount(raw: Mapping[str, object], name: str, prefix: str, *, required: bool = False) -> Decimal | None:
-    """Read money field ``name`` (or ``name_decimal``): non-negative Decimal minor units, or None if absent."""
+def read_amount(
+    raw: Mapping[str, object], name: str, prefix: str, *, required: bool = False
+) -> Decimal | None:
+    """Read money field ``name`` (or ``name_decimal``): non-negative Decimal minor units, None if absent."""
     param = join(prefix, name)
     decimal_name = name + DECIMAL_SUFFIX
     int_value = raw.get(name)
@@ -131,10 +143,12 @@ def read_amount(raw: Mapping[str, object], name: str, prefix: str, *, required: 
         return None
     if value < 0:
         raise ValidationFailed(f"{param} must not be negative", code="negative_amount", param=param)
-    return strip(value)
+    return strip(check_magnitude(value, param))
 
 
-def read_number(raw: Mapping[str, object], name: str, prefix: str, *, required: bool = False) -> Decimal | None:
+def read_number(
+    raw: Mapping[str, object], name: str, prefix: str, *, required: bool = False
+) -> Decimal | None:
     """Read a quantity-like field (int or decimal string), or None if absent."""
     param = join(prefix, name)
     value = raw.get(name)
@@ -142,7 +156,7 @@ def read_number(raw: Mapping[str, object], name: str, prefix: str, *, required: 
         if required:
             raise ValidationFailed(f"{param} is required", code="missing_field", param=param)
         return None
-    return strip(to_decimal(value, param=param))
+    return strip(check_magnitude(to_decimal(value, param=param), param))
 
 
 def read_rate(raw: Mapping[str, object], name: str, prefix: str) -> Decimal:
@@ -173,7 +187,9 @@ def read_bool(raw: Mapping[str, object], name: str, prefix: str, *, default: boo
     return value
 
 
-def read_mapping(raw: Mapping[str, object], name: str, prefix: str, *, code: str) -> Mapping[str, object] | None:
+def read_mapping(
+    raw: Mapping[str, object], name: str, prefix: str, *, code: str
+) -> Mapping[str, object] | None:
     param = join(prefix, name)
     value = raw.get(name)
     if value is None:

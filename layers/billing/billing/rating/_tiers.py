@@ -62,7 +62,9 @@ def read_tiers(raw: Mapping[str, object], *, allowed: frozenset[str]) -> list[Ra
                     param=up_to_param,
                 )
             if up_to <= 0:
-                raise ValidationFailed(f"{up_to_param} must be positive", code="invalid_up_to", param=up_to_param)
+                raise ValidationFailed(
+                    f"{up_to_param} must be positive", code="invalid_up_to", param=up_to_param
+                )
             if previous is not None and up_to <= previous:
                 raise ValidationFailed(
                     f"tiers must be in ascending order without overlap: {up_to_param} must exceed the "

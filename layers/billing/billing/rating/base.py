@@ -20,11 +20,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import ClassVar, Generic, TypeVar
+from typing import ClassVar
 
 from billing.rating._fields import fmt
-
-SpecT = TypeVar("SpecT")
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -134,7 +132,7 @@ class RatingResult:
         }
 
 
-class ChargeModel(ABC, Generic[SpecT]):
+class ChargeModel[SpecT](ABC):
     """Base contract of a charge model. Subclasses are stateless singletons held by the registry."""
 
     name: ClassVar[str]

@@ -42,7 +42,9 @@ def read_price_tiers(raw: Mapping[str, object]) -> TieredSpec:
     for tier in read_tiers(raw, allowed=TIER_FIELDS):
         unit_amount = read_amount(tier.raw, "unit_amount", tier.param)
         flat_amount = read_amount(tier.raw, "flat_amount", tier.param)
-        tiers.append(PriceTier(up_to=tier.up_to, unit_amount=unit_amount or ZERO, flat_amount=flat_amount or ZERO))
+        tiers.append(
+            PriceTier(up_to=tier.up_to, unit_amount=unit_amount or ZERO, flat_amount=flat_amount or ZERO)
+        )
     return TieredSpec(tiers=tuple(tiers))
 
 

@@ -59,7 +59,9 @@ class GraduatedPercentageModel(ChargeModel[GraduatedPercentageSpec]):
             tiers.append(out)
         return {"tiers": tiers}
 
-    def price(self, spec: GraduatedPercentageSpec, *, quantity: Decimal, events: Sequence[Decimal] | None) -> Priced:
+    def price(
+        self, spec: GraduatedPercentageSpec, *, quantity: Decimal, events: Sequence[Decimal] | None
+    ) -> Priced:
         total = ZERO
         breakdown: list[BreakdownEntry] = []
         for part in graduated_slices(spec.bounds, quantity):

@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from billing.errors import ValidationFailed
-from billing.rating._fields import amount_out, fmt, is_integral, money_keys, number_out, read_amount, read_number
+from billing.rating._fields import (
+    amount_out,
+    fmt,
+    is_integral,
+    money_keys,
+    number_out,
+    read_amount,
+    read_number,
+)
 from billing.rating.base import ZERO, BreakdownEntry, ChargeModel, Priced, describe_units, plural
 
 
@@ -41,7 +49,9 @@ class PackageModel(ChargeModel[PackageSpec]):
             )
         free_units = read_number(raw, "free_units", "")
         if free_units is not None and free_units < 0:
-            raise ValidationFailed("free_units must not be negative", code="invalid_free_units", param="free_units")
+            raise ValidationFailed(
+                "free_units must not be negative", code="invalid_free_units", param="free_units"
+            )
         return PackageSpec(unit_amount=unit_amount, package_size=int(size), free_units=free_units or ZERO)
 
     def normalize(self, spec: PackageSpec) -> dict[str, object]:

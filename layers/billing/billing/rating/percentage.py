@@ -92,7 +92,11 @@ class PercentageModel(ChargeModel[PercentageSpec]):
         amount_out(out, "fixed_amount", spec.fixed_amount)
         if spec.free_units_per_events is not None:
             out["free_units_per_events"] = spec.free_units_per_events
-        for name in ("free_units_per_total_aggregation", "per_transaction_min_amount", "per_transaction_max_amount"):
+        for name in (
+            "free_units_per_total_aggregation",
+            "per_transaction_min_amount",
+            "per_transaction_max_amount",
+        ):
             value = getattr(spec, name)
             if value is not None:
                 amount_out(out, name, value)
@@ -107,7 +111,10 @@ class PercentageModel(ChargeModel[PercentageSpec]):
                 amount=ZERO,
                 breakdown=[
                     BreakdownEntry(
-                        kind="percentage", amount=ZERO, rate=spec.rate, explanation="no usage: nothing to charge"
+                        kind="percentage",
+                        amount=ZERO,
+                        rate=spec.rate,
+                        explanation="no usage: nothing to charge",
                     )
                 ],
             )
@@ -124,7 +131,9 @@ class PercentageModel(ChargeModel[PercentageSpec]):
         free_amount, free_count = _free_allowance(spec, events)
         if spec.has_limits:
             return _with_limits(spec, quantity, events, free_amount, free_count)
-        return _without_limits(spec, quantity, free_amount, free_count=free_count, paid_count=len(events) - free_count)
+        return _without_limits(
+            spec, quantity, free_amount, free_count=free_count, paid_count=len(events) - free_count
+        )
 
 
 def _free_allowance(spec: PercentageSpec, events: Sequence[Decimal]) -> tuple[Decimal, int]:
