@@ -29,7 +29,7 @@ import copy
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
 from functools import cache
 from typing import Any
@@ -46,8 +46,10 @@ def round_minor(amount: Decimal) -> int:
 
 def to_decimal(value: object, *, param: str) -> Decimal:
     """Parse an int, Decimal or decimal string; never accept a float, NaN or infinity."""
-    if isinstance(value, bool) or isinstance(value, float):
-        raise ValidationFailed(f"{param} must be an integer or a decimal string", code="invalid_decimal", param=param)
+    if isinstance(value, bool | float):
+        raise ValidationFailed(
+            f"{param} must be an integer or a decimal string", code="invalid_decimal", param=param
+        )
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, int):
@@ -56,9 +58,13 @@ def to_decimal(value: object, *, param: str) -> Decimal:
         try:
             result = Decimal(value.strip())
         except InvalidOperation:
-            raise ValidationFailed(f"{param} is not a decimal number", code="invalid_decimal", param=param) from None
+            raise ValidationFailed(
+                f"{param} is not a decimal number", code="invalid_decimal", param=param
+            ) from None
     else:
-        raise ValidationFailed(f"{param} must be an integer or a decimal string", code="invalid_decimal", param=param)
+        raise ValidationFailed(
+            f"{param} must be an integer or a decimal string", code="invalid_decimal", param=param
+        )
     if not result.is_finite():
         raise ValidationFailed(f"{param} must be finite", code="invalid_decimal", param=param)
     return result
@@ -118,7 +124,7 @@ _CODE_RE = re.compile(r"^[A-Za-z]{3}$")
 @cache
 def _exponents() -> dict[str, int]:
     """Every billable code (lowercase) → its ISO 4217 exponent. Built once, on first use."""
-    from babel.core import get_global
+    from babel.core import get_global  # lazy: cold starts count
     from babel.numbers import get_currency_precision
 
     in_use: set[str] = set()
@@ -161,7 +167,9 @@ def currency_exponent(code: str, *, param: str = "currency") -> int:
 
 def _require_int(value: object, *, param: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationFailed(f"{param} must be an integer number of minor units", code="invalid_amount", param=param)
+        raise ValidationFailed(
+            f"{param} must be an integer number of minor units", code="invalid_amount", param=param
+        )
     return value
 
 
@@ -183,7 +191,9 @@ class Money:
     def _same_currency(self, other: Money) -> None:
         if other.currency != self.currency:
             raise CurrencyMismatch(
-                f"cannot combine {self.currency} with {other.currency}", code="currency_mismatch", param="currency"
+                f"cannot combine {self.currency} with {other.currency}",
+                code="currency_mismatch",
+                param="currency",
             )
 
     def __add__(self, other: object) -> Money:
@@ -201,19 +211,27 @@ class Money:
     def __neg__(self) -> Money:
         return Money(-self.amount, self.currency)
 
-    def __lt__(self, other: Money) -> bool:
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Money):
+            return NotImplemented
         self._same_currency(other)
         return self.amount < other.amount
 
-    def __le__(self, other: Money) -> bool:
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Money):
+            return NotImplemented
         self._same_currency(other)
         return self.amount <= other.amount
 
-    def __gt__(self, other: Money) -> bool:
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Money):
+            return NotImplemented
         self._same_currency(other)
         return self.amount > other.amount
 
-    def __ge__(self, other: Money) -> bool:
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Money):
+            return NotImplemented
         self._same_currency(other)
         return self.amount >= other.amount
 
@@ -257,12 +275,14 @@ def format_money(amount_minor: int, currency: str, locale: str) -> str:
     ``format_money(123456, "sek", "sv_SE")`` → ``"1\\xa0234,56\\xa0kr"`` (no-break spaces, U+00A0),
     ``format_money(1235, "jpy", "ja_JP")`` → ``"￥1,235"`` (fullwidth yen sign, U+FFE5).
     """
-    from babel.core import Locale, UnknownLocaleError
+    from babel.core import Locale, UnknownLocaleError  # lazy: cold starts count
 
     code = normalize_currency(currency)
     value = minor_to_major(amount_minor, code)
     if not isinstance(locale, str):
-        raise ValidationFailed("locale must be a string such as 'en_US'", code="invalid_locale", param="locale")
+        raise ValidationFailed(
+            "locale must be a string such as 'en_US'", code="invalid_locale", param="locale"
+        )
     try:
         parsed = Locale.parse(locale.replace("-", "_"))
     except (UnknownLocaleError, ValueError, TypeError):
@@ -305,7 +325,9 @@ def allocate(total: int, weights: Sequence[Decimal | int]) -> list[int]:
     if weight_sum == 0:
         if total == 0:
             return [0] * len(exact)
-        raise ValidationFailed("cannot allocate a non-zero total over zero weights", code="invalid_weight", param="weights")
+        raise ValidationFailed(
+            "cannot allocate a non-zero total over zero weights", code="invalid_weight", param="weights"
+        )
     magnitude = abs(total)
     shares = [magnitude * w / weight_sum for w in exact]
     parts = [s.numerator // s.denominator for s in shares]
@@ -316,7 +338,14 @@ def allocate(total: int, weights: Sequence[Decimal | int]) -> list[int]:
     return parts if total >= 0 else [-p for p in parts]
 
 
-def apportion(total: int, exact: Sequence[Decimal]) -> list[int]:
+def round_exact(value: Fraction) -> int:
+    """A ``Fraction`` of minor units rounded by the one rule: half-up, ties away from zero."""
+    magnitude = abs(value) + Fraction(1, 2)
+    rounded = magnitude.numerator // magnitude.denominator
+    return rounded if value >= 0 else -rounded
+
+
+def apportion(total: int, exact: Sequence[Decimal | Fraction]) -> list[int]:
     """Round each exact amount to an int so the results add up to ``total`` exactly.
 
     ``total`` must be an integer between the sum of the floors and the sum of the ceilings of
@@ -325,14 +354,15 @@ def apportion(total: int, exact: Sequence[Decimal]) -> list[int]:
     result is thus the floor or the ceiling of its exact value.
     """
     _require_int(total, param="total")
-    floors = [int(v.to_integral_value(rounding=ROUND_FLOOR)) for v in exact]
+    values = [Fraction(v) for v in exact]
+    floors = [v.numerator // v.denominator for v in values]
     left = total - sum(floors)
-    fractional = [i for i, v in enumerate(exact) if v != floors[i]]
+    fractional = [i for i, v in enumerate(values) if v != floors[i]]
     if left < 0 or left > len(fractional):
         raise ValidationFailed(
             "total is not a rounding of the sum of the amounts", code="allocation_out_of_range", param="total"
         )
-    by_remainder = sorted(fractional, key=lambda i: (-(exact[i] - floors[i]), i))
+    by_remainder = sorted(fractional, key=lambda i: (-(values[i] - floors[i]), i))
     for i in by_remainder[:left]:
         floors[i] += 1
     return floors

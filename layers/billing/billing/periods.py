@@ -30,7 +30,7 @@ from __future__ import annotations
 import calendar as _calendar
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import cache
@@ -52,7 +52,9 @@ class Interval(StrEnum):
 def zone(name: object, *, param: str = "time_zone") -> ZoneInfo:
     """The ``ZoneInfo`` for an IANA name (``Europe/Berlin``); ``invalid_time_zone`` when there is none."""
     if not isinstance(name, str) or not _ZONE_RE.match(name):
-        raise ValidationFailed(f"{param} is not an IANA time zone name", code="invalid_time_zone", param=param)
+        raise ValidationFailed(
+            f"{param} is not an IANA time zone name", code="invalid_time_zone", param=param
+        )
     found = _load_zone(name)
     if found is None:
         raise ValidationFailed(f"unknown time zone {name!r}", code="invalid_time_zone", param=param)
@@ -111,6 +113,7 @@ class BillingCycle:
     anchor: datetime
     time_zone: str
     calendar: bool = False
+    _base: tuple[date, time] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         try:
@@ -123,18 +126,27 @@ class BillingCycle:
         count = self.interval_count
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ValidationFailed(
-                "interval_count must be an integer of at least 1", code="invalid_interval_count", param="interval_count"
+                "interval_count must be an integer of at least 1",
+                code="invalid_interval_count",
+                param="interval_count",
             )
         require_aware(self.anchor, param="anchor")
         zone(self.time_zone)
         if not isinstance(self.calendar, bool):
-            raise ValidationFailed("calendar must be true or false", code="invalid_calendar", param="calendar")
+            raise ValidationFailed(
+                "calendar must be true or false", code="invalid_calendar", param="calendar"
+            )
+        object.__setattr__(self, "_base", self._compute_local_anchor())
 
     @property
     def tz(self) -> ZoneInfo:
         return zone(self.time_zone)
 
     def _local_anchor(self) -> tuple[date, time]:
+        """The anchor's local date and wall time (moved to its unit's start for calendar billing)."""
+        return self._base
+
+    def _compute_local_anchor(self) -> tuple[date, time]:
         local = self.anchor.astimezone(self.tz)
         day, wall = local.date(), local.time()  # .time() keeps ``fold``
         if not self.calendar:
@@ -257,5 +269,7 @@ def first_period(cycle: BillingCycle, start: datetime, trial_end: datetime | Non
     if trial_end is not None:
         paid_start = require_aware(trial_end, param="trial_end").astimezone(UTC)
         if paid_start < begin:
-            raise ValidationFailed("trial_end must not be before start", code="invalid_trial_end", param="trial_end")
+            raise ValidationFailed(
+                "trial_end must not be before start", code="invalid_trial_end", param="trial_end"
+            )
     return Period(paid_start, period_containing(cycle, paid_start).end)
