@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -83,9 +84,28 @@ def start(*, port: int, db_path: Path | None = None, log: Path | None = None) ->
         args += ["-dbPath", str(db_path)]
     args += ["-sharedDb", "-disableTelemetry"]
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
-    proc = subprocess.Popen(args, cwd=jar.parent, stdout=out, stderr=subprocess.STDOUT)
+    # Its own session, so Ctrl-C in the terminal reaches only the stack, which stops Java after the
+    # handlers in flight; and on Linux Java dies with its parent even after a `kill -9` of the stack.
+    proc = subprocess.Popen(
+        args,
+        cwd=jar.parent,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,  # noqa: PLW1509 - only calls prctl
+    )
     wait_ready(f"http://127.0.0.1:{port}", proc)
     return proc
+
+
+def _die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        import contextlib
+        import ctypes
+        import signal
+
+        with contextlib.suppress(OSError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def wait_ready(endpoint: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:

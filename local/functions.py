@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -80,7 +81,7 @@ def resolve(value: Any, refs: Mapping[str, str]) -> str:
     if isinstance(value, str | int | float | bool):
         return str(value)
     if isinstance(value, dict) and len(value) == 1:
-        (fn, arg), = value.items()
+        ((fn, arg),) = value.items()
         if fn == "Ref":
             if arg not in refs:
                 raise KeyError(f"no local value for !Ref {arg}")
@@ -103,7 +104,9 @@ def local_refs(template: dict[str, Any], extra: Mapping[str, str] | None = None)
     """!Ref values on the local stack: tables by logical id, parameters by default, plus `extra`."""
     refs: dict[str, str] = {k: str(v) for k, v in parameter_defaults(template).items() if v is not None}
     refs["Stage"] = "local"
-    refs.update({"AWS::Region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"), "AWS::AccountId": "000000000000"})
+    refs.update(
+        {"AWS::Region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"), "AWS::AccountId": "000000000000"}
+    )
     for name in resources(template, "AWS::DynamoDB::Table"):
         refs[name] = name
     for name in resources(template, "AWS::S3::Bucket"):
@@ -124,13 +127,35 @@ def function_environment(template: dict[str, Any], refs: Mapping[str, str]) -> d
     return env
 
 
+def anchor_code_uris(template: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Make every function's CodeUri absolute, relative to the folder of the template that names it
+    (function_specs reads CodeUri relative to the repository root, which is right for template.yaml only)."""
+    glob = (template.get("Globals") or {}).get("Function") or {}
+    if isinstance(glob.get("CodeUri"), str):
+        glob["CodeUri"] = str((base / glob["CodeUri"]).resolve())
+    for res in resources(template, "AWS::Serverless::Function").values():
+        props = res.setdefault("Properties", {})
+        uri = props.get("CodeUri", glob.get("CodeUri"))
+        if isinstance(uri, str):
+            props["CodeUri"] = str((base / uri).resolve())
+    return template
+
+
 _loaded: dict[str, Handler] = {}
+_load_lock = threading.RLock()  # the gateway, scheduler and pollers may cold-start a function at once
 
 
 def load_handler(spec: FunctionSpec) -> Handler:
     """Import the function's module once and return its handler."""
     if spec.name in _loaded:
         return _loaded[spec.name]
+    with _load_lock:
+        if spec.name in _loaded:
+            return _loaded[spec.name]
+        return _import_handler(spec)
+
+
+def _import_handler(spec: FunctionSpec) -> Handler:
     module_name, _, attr = spec.handler.rpartition(".")
     path = spec.code_uri / (module_name.replace(".", "/") + ".py")
     for p in (str(LAYER), str(spec.code_uri)):

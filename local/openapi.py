@@ -9,10 +9,12 @@ import sys
 
 def generate() -> dict[str, object]:
     from local.functions import function_environment, function_specs, load_handler, local_refs
-    from local.template import load_template
+    from local.template import load_template, resources
 
     template = load_template()
-    for k, v in function_environment(template, local_refs(template)).items():
+    # Routes need no AWS resource to describe themselves: queues get placeholder URLs.
+    queues = {q: f"http://localhost/000000000000/{q}" for q in resources(template, "AWS::SQS::Queue")}
+    for k, v in function_environment(template, local_refs(template, extra=queues)).items():
         os.environ.setdefault(k, v)
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
