@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -15,10 +15,35 @@ Call = Callable[..., tuple[int, dict[str, str], Any]]
 
 
 @pytest.fixture(scope="session")
-def app_env(dynamodb_endpoint: str) -> dict[str, str]:
-    """The functions' environment from template.yaml, resolved to the local tables."""
+def moto_endpoint() -> Iterator[str]:
+    """moto (in this process) for SQS, S3 and SES, with the template's queues and buckets created."""
+    from local.moto_server import MotoServer
+
+    server = MotoServer().start()
+    os.environ["AWS_ENDPOINT_URL_SQS"] = server.endpoint
+    os.environ["AWS_ENDPOINT_URL_S3"] = server.endpoint
+    os.environ["AWS_ENDPOINT_URL_SES"] = server.endpoint
+    try:
+        yield server.endpoint
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def app_env(dynamodb_endpoint: str, moto_endpoint: str) -> dict[str, str]:
+    """The functions' environment from template.yaml, resolved to the local tables and moto's queues."""
+    from local.moto_server import create_resources
+
     template = load_template()
-    env = function_environment(template, local_refs(template))
+    created = create_resources(template, moto_endpoint)
+    env = function_environment(template, local_refs(template, extra=created.refs))
+    # Settings a deployment passes as parameters (empty by default): the invoice email's sender
+    # (verified in moto's SES, as SES requires) and the public URL of the hosted invoice pages.
+    env["BILLING_EMAIL_FROM"] = env.get("BILLING_EMAIL_FROM") or "Billing <billing@example.com>"
+    env["BILLING_PUBLIC_URL"] = env.get("BILLING_PUBLIC_URL") or "https://billing.example.com"
+    from local.moto_server import verify_senders
+
+    verify_senders(moto_endpoint, [env["BILLING_EMAIL_FROM"]])
     os.environ.update(env)
     from billing.settings import get_settings
 

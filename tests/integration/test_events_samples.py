@@ -21,6 +21,24 @@ EXPECTED = {
     "authorizer/unknown_key.json": lambda r: (
         r == {"isAuthorized": True, "context": {"authenticated": "false"}}
     ),
+    # The usage samples name a customer and metrics that test_usage_intake.py creates (with the clock
+    # frozen at their timestamps) and checks them stored; here: answered, never a 5xx.
+    "usage_intake/post_event.json": lambda r: r["statusCode"] in (202, 422),
+    "usage_intake/post_batch.json": 202,
+    # A run over whatever is due now (the sample's time names the run); it only fans out.
+    "billing_run/scheduled.json": lambda r: r["run_id"].startswith("br_") and r["jobs_enqueued"] >= 0,
+    # A job for a customer that does not exist: reported failed (SQS retries, then the DLQ), not raised.
+    "invoice_worker/sqs_batch.json": lambda r: (
+        r == {"batchItemFailures": [{"itemIdentifier": "059f36b4-87a3-44ab-83d2-661975830a7d"}]}
+    ),
+    # The sample names an invoice that does not exist: the record is reported failed (it is retried,
+    # then dead-lettered), the batch itself does not crash. test_documents.py delivers real ones.
+    "notifier/invoice_finalized.json": lambda r: (
+        r == {"batchItemFailures": [{"itemIdentifier": "2e1424d4-f796-459a-8184-9c92662be6da"}]}
+    ),
+    "invoice_finalizer/hourly.json": lambda r: (
+        isinstance(r, dict) and {"finalized", "held", "failed", "notifications_requeued"} <= set(r)
+    ),
 }
 
 

@@ -33,6 +33,13 @@ class ValidationFailed(BillingError):
     default_code = "validation_failed"
 
 
+class BadRequest(BillingError):
+    """The request cannot be read at all: not JSON, or not the envelope the route expects."""
+
+    type = "invalid_request_error"
+    default_code = "invalid_request"
+
+
 class NotFound(BillingError):
     type = "invalid_request_error"
     default_code = "resource_not_found"

@@ -7,11 +7,15 @@ needed, naming the variable, never with a silent default.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from billing.models.branding import Branding
 
 
 class ConfigurationError(RuntimeError):
@@ -27,6 +31,42 @@ class Settings(BaseModel):
     idempotency_table: str | None = Field(default=None, validation_alias="IDEMPOTENCY_TABLE")
     documents_bucket: str | None = Field(default=None, validation_alias="DOCUMENTS_BUCKET")
     max_body_bytes: int = Field(default=1_048_576, validation_alias="BILLING_MAX_BODY_BYTES", gt=0)
+    # Subscriptions and billing runs (docs/billing.md).
+    invoice_jobs_queue_url: str | None = Field(default=None, validation_alias="INVOICE_JOBS_QUEUE_URL")
+    draft_grace_hours: int = Field(default=1, validation_alias="BILLING_DRAFT_GRACE_HOURS", ge=0, le=720)
+    seller_country: str | None = Field(
+        default=None, validation_alias="BILLING_SELLER_COUNTRY", pattern=r"^[A-Z]{2}$"
+    )
+    # Invoices, documents and delivery (docs/invoices.md).
+    invoice_numbering: Literal["per_customer", "per_account"] = Field(
+        default="per_customer", validation_alias="BILLING_INVOICE_NUMBERING"
+    )
+    invoice_account_prefix: str = Field(
+        default="INV", validation_alias="BILLING_INVOICE_ACCOUNT_PREFIX", pattern=r"^[A-Z0-9]{2,12}$"
+    )
+    notifications_queue_url: str | None = Field(default=None, validation_alias="NOTIFICATIONS_QUEUE_URL")
+    email_from: str | None = Field(default=None, validation_alias="BILLING_EMAIL_FROM")
+    public_url: str | None = Field(default=None, validation_alias="BILLING_PUBLIC_URL")
+    api_url: str | None = Field(default=None, validation_alias="BILLING_API_URL")
+    templates_dir: str | None = Field(default=None, validation_alias="BILLING_TEMPLATES_DIR")
+    branding: Branding = Field(default_factory=Branding, validation_alias="BILLING_BRANDING_JSON")
+    # Usage intake (docs/usage.md). USAGE_SHARDS must not change once events are stored: the shard
+    # of an event id is where its duplicate is looked for.
+    usage_shards: int = Field(default=16, validation_alias="USAGE_SHARDS", ge=1, le=256)
+    usage_retention_days: int = Field(default=400, validation_alias="USAGE_RETENTION_DAYS", ge=1)
+    usage_max_event_age_days: int = Field(default=35, validation_alias="USAGE_MAX_EVENT_AGE_DAYS", ge=1)
+    usage_max_future_seconds: int = Field(default=300, validation_alias="USAGE_MAX_FUTURE_SECONDS", ge=0)
+    usage_write_attempts: int = Field(default=8, validation_alias="USAGE_WRITE_ATTEMPTS", ge=1, le=20)
+    usage_write_concurrency: int = Field(default=16, validation_alias="USAGE_WRITE_CONCURRENCY", ge=1, le=64)
+    usage_lookup_cache_seconds: int = Field(default=60, validation_alias="USAGE_LOOKUP_CACHE_SECONDS", ge=0)
+
+    @field_validator("branding", mode="before")
+    @classmethod
+    def _branding_json(cls, value: object) -> object:
+        """BILLING_BRANDING_JSON is a JSON object; invalid JSON fails the cold start, naming it."""
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -11,6 +11,7 @@ from http import HTTPStatus
 from typing import Any
 
 from billing.errors import (
+    BadRequest,
     BillingError,
     Conflict,
     Forbidden,
@@ -23,6 +24,7 @@ from billing.errors import (
 )
 
 STATUS_BY_CLASS: dict[type[BillingError], HTTPStatus] = {
+    BadRequest: HTTPStatus.BAD_REQUEST,
     ValidationFailed: HTTPStatus.UNPROCESSABLE_ENTITY,
     NotFound: HTTPStatus.NOT_FOUND,
     Conflict: HTTPStatus.CONFLICT,

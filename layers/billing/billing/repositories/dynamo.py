@@ -37,6 +37,25 @@ def client() -> Any:
     return dynamodb_resource().meta.client
 
 
+@lru_cache(maxsize=1)
+def plain_client() -> Any:
+    """A low-level client taking and giving attribute values ({"S": ...}) as they are: no type
+    conversion (the resource's client converts), and a connection pool for parallel batch calls."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "dynamodb",
+        config=Config(
+            retries={"mode": "adaptive", "max_attempts": 8},
+            connect_timeout=2,
+            read_timeout=5,
+            max_pool_connections=64,
+            parameter_validation=False,  # the repositories build every request; DynamoDB validates too
+        ),
+    )
+
+
 @contextmanager
 def conditional(error: BillingError) -> Iterator[None]:
     """Turn a failed condition (single write or transaction) into the given domain error."""

@@ -1,0 +1,87 @@
+"""The customer: who is billed, where, in which currency and language, and how taxed.
+
+Domain model shared by services and repositories (never returned by the API as is:
+the routes map it to their response model). Values here are already validated and
+normalized by ``billing.services.customers``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TaxStatus = Literal["taxable", "exempt", "reverse_charge"]
+
+TaxIdType = Literal[
+    "eu_vat",
+    "gb_vat",
+    "ch_vat",
+    "no_vat",
+    "au_abn",
+    "nz_gst",
+    "ca_bn",
+    "in_gst",
+    "jp_cn",
+    "jp_trn",
+    "sg_gst",
+    "sg_uen",
+    "us_ein",
+]
+"""Tax id types (Stripe's names). See ``billing.tax_ids`` for each format."""
+
+CUSTOMER_ID_PREFIX = "cus_"
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    country: str = Field(description="ISO 3166-1 alpha-2, upper case.")
+    state: str | None = None
+    postal_code: str | None = None
+    city: str | None = None
+    line1: str | None = None
+    line2: str | None = None
+
+
+class TaxId(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    type: TaxIdType
+    value: str = Field(
+        description="Normalized: upper case, separators removed except where the format has them."
+    )
+    country: str | None = Field(default=None, description="ISO 3166-1 alpha-2 of the issuing country.")
+
+
+class Customer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    """Ours: ``cus_`` + 16 hex digits."""
+    external_id: str | None = None
+    """The business's own id; unique among live customers; usable wherever ``id`` is."""
+    name: str
+    emails: list[str] = Field(default_factory=list)
+    address: Address | None = None
+    tax_ids: list[TaxId] = Field(default_factory=list)
+    tax_status: TaxStatus = "taxable"
+    currency: str
+    """Lowercase ISO 4217."""
+    time_zone: str = "UTC"
+    """IANA name; billing periods are cut in this zone."""
+    locale: str = "en"
+    """Language (and region) of documents: ``en``, ``fr_FR``, ``de_CH``."""
+    invoice_prefix: str
+    """3-8 upper-case letters and digits, unique; invoice numbers are ``{prefix}-{sequence}``."""
+    segments: list[str] = Field(default_factory=list)
+    metadata: dict[str, str] = Field(default_factory=dict)
+    open_invoices: int = 0
+    """Invoices in ``open`` state; maintained by invoicing. A customer with any cannot be deleted."""
+    created_at: datetime
+    updated_at: datetime
+    version: int = 1
+    """Optimistic-locking version, incremented by every update."""
+    deleted: bool = False
+    deleted_at: datetime | None = None

@@ -1,0 +1,310 @@
+"""Invoice documents: the frozen invoice rendered with jinja2 into print-ready HTML.
+
+* **What is printed** comes only from the invoice as finalized (lines with their explanations,
+  discounts, taxes per rate with their legal mentions, totals, credit applied, amount due, due
+  date, the customer snapshot) and the seller's ``Branding`` settings. Amounts are formatted with
+  ``billing.money.format_money`` and dates with ``babel.dates`` in the customer's locale and time
+  zone.
+* **The issued document** is rendered once (by the notifier, right after finalization) and stored
+  in the documents bucket under ``invoices/{customer_id}/{invoice_id}.html`` (SSE-KMS by the
+  bucket's default): the record of what was sent.
+* **The hosted page** (``GET /i/{token}``) is rendered from the frozen invoice on each view, so
+  it also shows what happened since (paid, void, credit notes, amount remaining) with the same
+  template (``hosted`` is true).
+* **Templates** live in the package (``billing/templates``); a directory named by
+  ``BILLING_TEMPLATES_DIR`` is consulted first (jinja2 ``ChoiceLoader``), so a deployment overrides
+  any template by shipping a file of the same name. Autoescape is on for HTML; undefined variables
+  fail the render (``StrictUndefined``) instead of printing blanks.
+
+jinja2 and babel are imported lazily: cold starts count.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from billing import clock
+from billing.models.branding import Branding
+from billing.models.invoices import Invoice, InvoiceLine
+from billing.money import currency_exponent, format_money
+
+if TYPE_CHECKING:
+    import jinja2
+
+PACKAGE_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+INVOICE_TEMPLATE = "invoice.html.j2"
+LETTER_COUNTRIES = frozenset({"US", "CA", "MX", "PH", "CL", "CO", "VE", "GT", "CR", "PA", "DO", "PR"})
+"""Countries whose paper is Letter; everyone else prints A4."""
+STATUS_LABELS = {
+    "draft": "Draft",
+    "open": "Open",
+    "paid": "Paid",
+    "void": "Void",
+    "uncollectible": "Uncollectible",
+}
+
+
+class DocumentStore(Protocol):
+    def put_html(self, key: str, html: str, *, metadata: dict[str, str] | None = None) -> None: ...
+
+
+class DocumentKeys(Protocol):
+    def set_document_key(self, invoice_id: str, document_key: str) -> None: ...
+
+
+@lru_cache(maxsize=4)
+def template_environment(templates_dir: str | None = None) -> jinja2.Environment:
+    """The jinja2 environment: the override directory first, then the package's templates."""
+    import jinja2
+
+    loaders: list[jinja2.BaseLoader] = []
+    if templates_dir:
+        loaders.append(jinja2.FileSystemLoader(templates_dir))
+    loaders.append(jinja2.FileSystemLoader(str(PACKAGE_TEMPLATES)))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"), default=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    return env
+
+
+def document_key(invoice: Invoice) -> str:
+    return f"invoices/{invoice.customer_id}/{invoice.id}.html"
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def locale_of(invoice: Invoice) -> str:
+    """The customer's locale at finalization (``en`` if unknown to babel)."""
+    from babel.core import Locale, UnknownLocaleError
+
+    value = str(invoice.customer_snapshot.get("locale") or "en").replace("-", "_")
+    try:
+        Locale.parse(value)
+    except (UnknownLocaleError, ValueError, TypeError):
+        return "en"
+    return value
+
+
+def _zone(invoice: Invoice) -> Any:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(str(invoice.customer_snapshot.get("time_zone") or "UTC"))
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def format_date(value: datetime | None, *, locale: str, zone: Any) -> str | None:
+    from babel.dates import format_date as babel_format_date
+
+    if value is None:
+        return None
+    return str(babel_format_date(value.astimezone(zone).date(), format="long", locale=locale))
+
+
+def format_quantity(value: str, *, locale: str) -> str:
+    from babel.numbers import format_decimal
+
+    return str(format_decimal(Decimal(value), locale=locale, decimal_quantization=False))
+
+
+def format_percentage(value: str, *, locale: str) -> str:
+    from babel.numbers import format_percent
+
+    return str(format_percent(Decimal(value) / 100, format="#,##0.####%", locale=locale))
+
+
+def format_unit_price(minor: str, currency: str, *, locale: str) -> str:
+    """A unit price in minor units that may have decimals (``"0.5"`` cents), shown in full."""
+    from babel.numbers import format_currency
+
+    value = Decimal(minor)
+    if value == value.to_integral_value():
+        return format_money(int(value), currency, locale)
+    major = value.scaleb(-currency_exponent(currency))
+    return str(
+        format_currency(
+            major, currency.upper(), locale=locale, currency_digits=True, decimal_quantization=False
+        )
+    )
+
+
+# --------------------------------------------------------------------------- the view
+
+
+def invoice_view(
+    invoice: Invoice, *, branding: Branding, hosted: bool, now: datetime | None = None
+) -> dict[str, Any]:
+    """Everything the invoice template prints, already formatted (templates stay logic-free)."""
+    locale = locale_of(invoice)
+    zone = _zone(invoice)
+    currency = invoice.currency
+
+    def money(amount: int) -> str:
+        return format_money(amount, currency, locale)
+
+    def date(value: datetime | None) -> str | None:
+        return format_date(value, locale=locale, zone=zone)
+
+    snapshot = invoice.customer_snapshot
+    address = snapshot.get("address") or {}
+    country = str(address.get("country") or "")
+    rate_names = {t.rate_id: t.display_name for t in invoice.taxes}
+    moment = now or clock.now()
+    overdue = (
+        invoice.status == "open"
+        and invoice.amount_remaining > 0
+        and invoice.due_date is not None
+        and invoice.due_date < moment
+    )
+    return {
+        "locale": locale,
+        "paper": "letter" if country in LETTER_COUNTRIES else "A4",
+        "hosted": hosted,
+        "branding": branding,
+        "invoice": {
+            "id": invoice.id,
+            "number": invoice.number or "DRAFT",
+            "status": invoice.status,
+            "status_label": STATUS_LABELS[invoice.status],
+            "overdue": overdue,
+            "currency": currency.upper(),
+            "collection_method": invoice.collection_method,
+            "issued": date(invoice.finalized_at or invoice.created_at),
+            "due": date(invoice.due_date),
+            "paid": date(invoice.paid_at),
+            "voided": date(invoice.voided_at),
+            "period_start": date(invoice.period_start),
+            "period_end": date(invoice.period_end),
+        },
+        "customer": {
+            "name": snapshot.get("name") or "",
+            "emails": list(snapshot.get("emails") or []),
+            "address_lines": _address_lines(address),
+            "tax_ids": [f"{t.get('value')}" for t in snapshot.get("tax_ids") or []],
+        },
+        "lines": [
+            _line_view(line, money=money, date=date, locale=locale, rate_names=rate_names, currency=currency)
+            for line in invoice.lines
+        ],
+        "coupons": [{"code": c.coupon_code, "amount": money(-c.amount)} for c in invoice.coupons],
+        "taxes": [
+            {
+                "name": t.display_name,
+                "percentage": format_percentage(t.percentage, locale=locale),
+                "inclusive": t.inclusive,
+                "taxable_amount": money(t.taxable_amount),
+                "amount": money(t.amount),
+                "legal_mention": t.legal_mention,
+            }
+            for t in invoice.taxes
+        ],
+        "legal_mentions": list(invoice.legal_mentions),
+        "totals": {
+            "subtotal": money(invoice.subtotal),
+            "discount": money(-invoice.discount) if invoice.discount else None,
+            "tax": money(invoice.tax),
+            "total": money(invoice.total),
+            "credit_applied": money(-invoice.credit_applied) if invoice.credit_applied else None,
+            "amount_due": money(invoice.amount_due),
+            "credit_notes": money(-invoice.credit_notes_total) if invoice.credit_notes_total else None,
+            "amount_paid": money(invoice.amount_paid) if invoice.amount_paid else None,
+            "amount_remaining": money(invoice.amount_remaining),
+        },
+    }
+
+
+def _address_lines(address: dict[str, Any]) -> list[str]:
+    if not address:
+        return []
+    city = " ".join(str(p) for p in (address.get("postal_code"), address.get("city")) if p)
+    region = ", ".join(str(p) for p in (city, address.get("state")) if p)
+    return [str(p) for p in (address.get("line1"), address.get("line2"), region, address.get("country")) if p]
+
+
+def _line_view(
+    line: InvoiceLine,
+    *,
+    money: Any,
+    date: Any,
+    locale: str,
+    rate_names: dict[str, str],
+    currency: str,
+) -> dict[str, Any]:
+    return {
+        "description": line.description,
+        "quantity": format_quantity(line.quantity, locale=locale),
+        "unit_price": format_unit_price(line.unit_amount_decimal, currency, locale=locale)
+        if line.unit_amount_decimal is not None
+        else None,
+        "amount": money(line.amount),
+        "discount": money(-line.discount) if line.discount else None,
+        "taxes": [
+            f"{rate_names.get(t.rate_id, t.rate_id)} {format_percentage(t.percentage, locale=locale)}"
+            for t in line.taxes
+        ],
+        "period": " – ".join(p for p in (date(line.period_start), date(line.period_end)) if p) or None,
+        "explanations": [str(b["explanation"]) for b in line.breakdown if b.get("explanation")],
+    }
+
+
+# --------------------------------------------------------------------------- rendering and storing
+
+
+def render_invoice(
+    invoice: Invoice,
+    *,
+    branding: Branding,
+    templates_dir: str | None = None,
+    hosted: bool = False,
+    now: datetime | None = None,
+) -> str:
+    template = template_environment(templates_dir).get_template(INVOICE_TEMPLATE)
+    return str(template.render(**invoice_view(invoice, branding=branding, hosted=hosted, now=now)))
+
+
+def render(name: str, *, templates_dir: str | None = None, **context: Any) -> str:
+    """Render any template of the package (or its override) with ``context``."""
+    return str(template_environment(templates_dir).get_template(name).render(**context))
+
+
+def ensure_document(
+    invoice: Invoice,
+    *,
+    store: DocumentStore,
+    invoices: DocumentKeys,
+    branding: Branding,
+    templates_dir: str | None = None,
+) -> str:
+    """Store the issued document once (rendered by the first call after finalization); its key."""
+    key = document_key(invoice)
+    if invoice.document_key == key:  # issued already (a redelivery)
+        return key
+    # A crash between the put and the bookkeeping renders and puts it again: the same content, a new
+    # object version (the bucket is versioned), so no reader ever sees a missing document.
+    html = render_invoice(invoice, branding=branding, templates_dir=templates_dir, hosted=False)
+    store.put_html(
+        key,
+        html,
+        metadata={
+            "invoice-id": invoice.id,
+            "invoice-number": invoice.number or "",
+            "version": str(invoice.version),
+        },
+    )
+    invoices.set_document_key(invoice.id, key)
+    return key
+
+
+def hosted_url(public_url: str, token: str) -> str:
+    return f"{public_url.rstrip('/')}/i/{token}"

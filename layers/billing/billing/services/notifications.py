@@ -1,0 +1,121 @@
+"""Customer notifications: the invoice email, delivered by the ``notifier`` function from SQS.
+
+A message names a business key: ``{"kind": "invoice_finalized", "invoice_id": "in_..."}``.
+Delivery of one message:
+
+1. the sent-marker ``INVOICE#{id} / NOTIFICATION#{kind}`` exists → done (a duplicate or a
+   redelivery: nothing is sent twice once the marker is written);
+2. the issued document is stored in S3 if it is not yet (``documents.ensure_document``);
+3. the email (HTML + text, jinja2, localized amounts and dates, the hosted link) goes out through
+   SES to the customer's billing emails as they were at finalization;
+4. the marker is written.
+
+Semantics: **at-least-once**. Writing the marker *before* sending would be at-most-once: a crash
+after the marker and before SES accepted the mail would lose it silently. Writing it *after* means
+a crash between SES and the marker sends the mail again on redelivery; a rare duplicate email is
+the better failure for an invoice. A voided invoice's email is not sent; an invoice without
+recipients (``charge_automatically`` without email) is marked ``skipped_no_recipient``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from billing import clock
+from billing.errors import NotFound
+from billing.models.branding import Branding
+from billing.models.invoices import Invoice
+from billing.observability import logger, metrics
+from billing.repositories.invoices import InvoiceRepository
+from billing.repositories.notifications import NotificationRepository
+from billing.services import documents
+from billing.services.invoices import NOTIFICATION_INVOICE_FINALIZED
+
+Outcome = Literal["sent", "already_sent", "skipped_no_recipient", "skipped_void"]
+MAX_RECIPIENTS = 50
+"""SES takes at most 50 recipients per message."""
+
+
+class NotificationMessage(BaseModel):
+    """The body of a Notifications queue message."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["invoice_finalized"]
+    invoice_id: str = Field(pattern=r"^in_[0-9a-f]{16}$")
+
+
+class EmailSender(Protocol):
+    def send(self, *, to: Sequence[str], subject: str, html: str, text: str) -> str: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Delivery:
+    """What the notifier works with (built once per container by the handler)."""
+
+    invoices: InvoiceRepository
+    markers: NotificationRepository
+    store: documents.DocumentStore
+    email: EmailSender
+    branding: Branding
+    public_url: str
+    templates_dir: str | None = None
+
+
+def deliver(deps: Delivery, message: NotificationMessage) -> Outcome:
+    """Deliver one notification (steps and semantics in the module docstring)."""
+    kind = message.kind
+    if deps.markers.sent(message.invoice_id, kind) is not None:
+        logger.info("notification already sent", invoice_id=message.invoice_id, kind=kind)
+        return "already_sent"
+    invoice = deps.invoices.get(message.invoice_id)
+    if invoice is None:
+        raise NotFound(f"no invoice {message.invoice_id!r}", code="invoice_not_found", param="invoice_id")
+    if invoice.status == "draft":  # never enqueued for a draft; refuse rather than send a non-invoice
+        raise NotFound(f"invoice {invoice.id} is not finalized", code="invoice_not_finalized")
+    documents.ensure_document(
+        invoice,
+        store=deps.store,
+        invoices=deps.invoices,
+        branding=deps.branding,
+        templates_dir=deps.templates_dir,
+    )
+    now = clock.now()
+    if invoice.status == "void":
+        deps.markers.mark_sent(invoice.id, kind, at=now, outcome="skipped_void")
+        return "skipped_void"
+    recipients = [str(e) for e in invoice.customer_snapshot.get("emails") or []][:MAX_RECIPIENTS]
+    if not recipients:
+        logger.info("invoice has no recipient; email skipped", invoice_id=invoice.id)
+        deps.markers.mark_sent(invoice.id, kind, at=now, outcome="skipped_no_recipient")
+        return "skipped_no_recipient"
+    subject, html, text = render_invoice_email(
+        invoice, branding=deps.branding, public_url=deps.public_url, templates_dir=deps.templates_dir
+    )
+    message_id = deps.email.send(to=recipients, subject=subject, html=html, text=text)
+    deps.markers.mark_sent(
+        invoice.id, kind, at=clock.now(), outcome="sent", recipients=recipients, message_id=message_id
+    )
+    logger.info("invoice email sent", invoice_id=invoice.id, number=invoice.number, message_id=message_id)
+    metrics.add_metric(name="InvoiceEmailsSent", unit="Count", value=1)
+    return "sent"
+
+
+def render_invoice_email(
+    invoice: Invoice, *, branding: Branding, public_url: str, templates_dir: str | None = None
+) -> tuple[str, str, str]:
+    """Subject, HTML and text of the invoice email."""
+    assert invoice.hosted_token is not None
+    view = documents.invoice_view(invoice, branding=branding, hosted=False)
+    context = {**view, "hosted_url": documents.hosted_url(public_url, invoice.hosted_token)}
+    subject = documents.render("invoice_email_subject.txt.j2", templates_dir=templates_dir, **context)
+    html = documents.render("invoice_email.html.j2", templates_dir=templates_dir, **context)
+    text = documents.render("invoice_email.txt.j2", templates_dir=templates_dir, **context)
+    return " ".join(subject.split()), html, text
+
+
+KINDS = (NOTIFICATION_INVOICE_FINALIZED,)
