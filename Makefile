@@ -20,11 +20,11 @@ export SAM_CLI_TELEMETRY := 0
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt layers/billing/pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt layers/billing/pyproject.toml
 	@if [ -z "$(PY_BOOT)" ]; then echo "Python $(PYTHON_VERSION) is required (python$(PYTHON_VERSION) not found on PATH; pyenv users: it is pinned in .python-version)"; exit 1; fi
 	@test -x $(PY) || $(PY_BOOT) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e layers/billing
 	@touch $@
 
