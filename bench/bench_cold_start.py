@@ -51,13 +51,13 @@ def measure(code: str, stmt: str, env: dict[str, str]) -> dict[str, float]:
 
 def main() -> None:
     sys.path[:0] = [str(ROOT)]
-    from local.functions import function_environment, function_specs, local_refs
+    from local.functions import function_environment, function_specs, local_refs, placeholder_refs
     from local.template import load_template
 
     template = load_template()
     env = {
         **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")},
-        **function_environment(template, local_refs(template)),
+        **function_environment(template, local_refs(template, extra=placeholder_refs(template))),
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",

@@ -115,6 +115,11 @@ def local_refs(template: dict[str, Any], extra: Mapping[str, str] | None = None)
     return refs
 
 
+def placeholder_refs(template: dict[str, Any]) -> dict[str, str]:
+    """Queue URLs for code that only needs the environment to import (OpenAPI, cold-start bench)."""
+    return {q: f"http://localhost/000000000000/{q}" for q in resources(template, "AWS::SQS::Queue")}
+
+
 def function_environment(template: dict[str, Any], refs: Mapping[str, str]) -> dict[str, str]:
     """The union of every function's resolved environment (they must agree on shared names)."""
     env: dict[str, str] = {}

@@ -8,13 +8,20 @@ import sys
 
 
 def generate() -> dict[str, object]:
-    from local.functions import function_environment, function_specs, load_handler, local_refs
-    from local.template import load_template, resources
+    from local.functions import (
+        function_environment,
+        function_specs,
+        load_handler,
+        local_refs,
+        placeholder_refs,
+    )
+    from local.template import load_template
 
     template = load_template()
     # Routes need no AWS resource to describe themselves: queues get placeholder URLs.
-    queues = {q: f"http://localhost/000000000000/{q}" for q in resources(template, "AWS::SQS::Queue")}
-    for k, v in function_environment(template, local_refs(template, extra=queues)).items():
+    for k, v in function_environment(
+        template, local_refs(template, extra=placeholder_refs(template))
+    ).items():
         os.environ.setdefault(k, v)
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
