@@ -34,6 +34,9 @@ from local.template import ROOT, TEMPLATE, create_tables, load_template, table_d
 DEFAULT_PORT = 3000
 DEFAULT_DDB_PORT = 8000
 DEFAULT_MOTO_PORT = 5000
+DEFAULT_STRIPE_PORT = 12111
+LOCAL_STRIPE_KEY = "sk_test_local_standin"
+LOCAL_WEBHOOK_SECRET = "whsec_local_standin"  # noqa: S105 - local only
 
 
 class _Shutdown(BaseException):
@@ -270,6 +273,9 @@ def run(args: argparse.Namespace) -> int:
         previous = billing_clock.set_clock(clock)
         stack.callback(billing_clock.set_clock, previous)
 
+        # 4b. Stripe: the offline stand-in, unless a real key is given without a base URL
+        stripe_line = _start_stripe(stack, gateway=gateway, data_dir=data_dir, args=args, clock=clock)
+
         # 5. the first admin key
         admin_line = None
         if os.environ.get("BILLING_TABLE") in table_definitions(template):
@@ -324,6 +330,7 @@ def run(args: argparse.Namespace) -> int:
             pollers=pollers,
             senders=senders,
         )
+        say(stripe_line)
         if admin_line:
             say(admin_line)
         say(f"Ready: {gateway.url} (Ctrl-C to stop)")
@@ -333,6 +340,39 @@ def run(args: argparse.Namespace) -> int:
             say("Stopping ...")
     say("Stopped.")
     return 0
+
+
+def _start_stripe(
+    stack: contextlib.ExitStack, *, gateway: Gateway, data_dir: Path, args: argparse.Namespace, clock: Any
+) -> str:
+    """Point the payment functions at the stand-in (signed webhooks back to this gateway), or at
+    real Stripe when ``STRIPE_API_KEY`` is a real key and ``STRIPE_API_BASE`` is not set."""
+    # The template's *_PARAM names SSM parameters of a deployment; locally the values are given.
+    for name in ("STRIPE_API_KEY_PARAM", "STRIPE_WEBHOOK_SECRET_PARAM"):
+        os.environ.pop(name, None)
+    key = os.environ.get("STRIPE_API_KEY", "")
+    if key and key != LOCAL_STRIPE_KEY and not os.environ.get("STRIPE_API_BASE"):
+        return (
+            "  Stripe          real Stripe (STRIPE_API_KEY); forward webhooks with "
+            f"`stripe listen --forward-to {gateway.url}/v1/webhooks/stripe`"
+        )
+    from billing import clock as billing_clock
+    from local import stripe_standin
+
+    secret = os.environ.get("STRIPE_WEBHOOK_SECRET") or LOCAL_WEBHOOK_SECRET
+    standin = stripe_standin.start(
+        _pick_port("STRIPE_PORT", DEFAULT_STRIPE_PORT, "Stripe stand-in"),
+        webhook_url=f"{gateway.url}/v1/webhooks/stripe",
+        webhook_secret=secret,
+        state_file=None if args.in_memory else str(data_dir / "stripe.json"),
+        clock=lambda: billing_clock.now().timestamp(),
+        log=warn,
+    )
+    stack.callback(standin.stop)
+    os.environ["STRIPE_API_BASE"] = standin.url
+    os.environ["STRIPE_API_KEY"] = key or LOCAL_STRIPE_KEY
+    os.environ["STRIPE_WEBHOOK_SECRET"] = secret
+    return f"  Stripe          stand-in {standin.url} (test cards; controls at {standin.url}/_standin)"
 
 
 def _print_summary(

@@ -10,10 +10,13 @@ from api_routes import (
     coupons,
     credit_notes,
     customers,
+    exports,
     hosted,
     invoices,
     meta,
+    payment_methods,
     plans,
+    reconciliations,
     subscriptions,
     tax_rates,
     upcoming,
@@ -32,6 +35,7 @@ app = make_resolver(title="Billing API", idempotency_table=settings.idempotency_
 app.include_router(meta.router)
 app.include_router(api_keys.router)
 app.include_router(customers.router)
+app.include_router(payment_methods.router)
 app.include_router(metric_routes.router)
 app.include_router(plans.router)
 app.include_router(coupons.router)
@@ -42,6 +46,8 @@ app.include_router(upcoming.router)
 app.include_router(billing_runs.router)
 app.include_router(invoices.router)
 app.include_router(credit_notes.router)
+app.include_router(exports.router)
+app.include_router(reconciliations.router)
 app.include_router(hosted.router)
 meta.openapi_route(app)
 
@@ -58,6 +64,8 @@ PERMISSIONS = {
     "GET /v1/customers/{customer_id}": READERS,
     "PATCH /v1/customers/{customer_id}": WRITERS,
     "DELETE /v1/customers/{customer_id}": WRITERS,
+    "POST /v1/customers/{customer_id}/payment-methods": WRITERS,
+    "POST /v1/customers/{customer_id}/setup-intents": WRITERS,
     "GET /v1/metrics": READERS,
     "POST /v1/metrics": WRITERS,
     "GET /v1/metrics/{code}": READERS,
@@ -103,6 +111,10 @@ PERMISSIONS = {
     "GET /v1/credit-notes": READERS,
     "POST /v1/credit-notes": WRITERS,
     "GET /v1/credit-notes/{credit_note_id}": READERS,
+    "GET /v1/exports/journal": READERS,
+    "POST /v1/reconciliations": WRITERS,
+    "GET /v1/reconciliations": READERS,
+    "GET /v1/reconciliations/{reconciliation_id}": READERS,
     "GET /i/{token}": PUBLIC,
 }
 

@@ -212,3 +212,26 @@ def test_credit_note_refusals(call, admin_key, taxed_invoice):
     assert (status, body["error"]["code"]) == (422, "missing_filter")
     status, _, body = call("GET", "/v1/credit-notes/cn_0000000000000000", key=admin_key)
     assert (status, body["error"]["code"]) == (404, "credit_note_not_found")
+
+
+def test_voiding_an_invoice_gives_back_the_credit_it_used(call, admin_key):
+    customer = make_customer(call, admin_key)
+    paid = finalize(call, admin_key, one_off(call, admin_key, customer)["id"])  # 1 × 10000
+    call("POST", f"/v1/invoices/{paid['id']}/pay", key=admin_key)
+    credit(call, admin_key, {"invoice": paid["id"], "amount": 4000, "reason": "other"})  # balance 4000
+    # 6000 due, 4000 of it from the balance: 2000 remains to pay.
+    used = finalize(
+        call,
+        admin_key,
+        one_off(call, admin_key, customer, lines=[{"description": "X", "unit_amount": 6000}])["id"],
+    )
+    assert (used["credit_applied"], used["amount_remaining"]) == (4000, 2000)
+    status, _, voided = call("POST", f"/v1/invoices/{used['id']}/void", key=admin_key)
+    assert status == 200 and voided["status"] == "void"
+    # The 4000 is back: the next 4000 invoice is covered by it entirely.
+    covered = finalize(
+        call,
+        admin_key,
+        one_off(call, admin_key, customer, lines=[{"description": "Y", "unit_amount": 4000}])["id"],
+    )
+    assert (covered["status"], covered["credit_applied"], covered["amount_due"]) == ("paid", 4000, 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,10 @@ EXPECTED = {
     "api/get_health.json": 200,
     "api/post_api_key.json": 201,
     "api/list_api_keys_as_usage_role.json": 403,
+    # A read-only key exports a month's journal as CSV (test_journal_export.py checks the entries).
+    "api/export_journal_csv.json": lambda r: (
+        r["statusCode"] == 200 and r["body"].startswith("entry_id,date,kind,currency")
+    ),
     "authorizer/unknown_key.json": lambda r: (
         r == {"isAuthorized": True, "context": {"authenticated": "false"}}
     ),
@@ -36,6 +41,19 @@ EXPECTED = {
     "notifier/invoice_finalized.json": lambda r: (
         r == {"batchItemFailures": [{"itemIdentifier": "2e1424d4-f796-459a-8184-9c92662be6da"}]}
     ),
+    # A collection job for an invoice that does not exist: reported failed (retried, then the DLQ).
+    "collector/collect.json": lambda r: (
+        r == {"batchItemFailures": [{"itemIdentifier": "7c0d4a52-31f6-4f0e-9d0b-5a8e2f1c9b01"}]}
+    ),
+    # A real Stripe event with a made-up signature: refused (400, invalid_signature), nothing recorded.
+    # test_payment_webhooks.py signs events with the test secret.
+    "stripe_webhook/payment_intent_succeeded.json": 400,
+    # The event names an invoice that does not exist: logged and acknowledged (no retry can help).
+    "reconciliation/payment_event.json": lambda r: r == {"batchItemFailures": []},
+    # A dunning run over whatever is due now: it only takes due steps and enqueues due retries.
+    "dunning/scheduled.json": lambda r: (
+        isinstance(r, dict) and {"due", "retries_enqueued", "steps", "resolved", "failed"} <= set(r)
+    ),
     "invoice_finalizer/hourly.json": lambda r: (
         isinstance(r, dict) and {"finalized", "held", "failed", "notifications_requeued"} <= set(r)
     ),
@@ -52,8 +70,12 @@ def test_every_sample_has_an_expectation():
 
 
 @pytest.mark.parametrize("sample", all_samples())
-def test_sample_runs_through_its_handler(sample, app_env):
+def test_sample_runs_through_its_handler(sample, app_env, monkeypatch):
     folder = sample.split("/")[0]
+    if folder == "stripe_webhook" and not os.environ.get("STRIPE_WEBHOOK_SECRET"):
+        # A deployment without a signing secret answers 500 (ConfigurationError); give it one.
+        monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_samples")
+        monkeypatch.delenv("STRIPE_WEBHOOK_SECRET_PARAM", raising=False)
     spec = FUNCTION_BY_FOLDER[folder]
     event = json.loads((EVENTS / sample).read_text())
     result = load_handler(spec)(event, LambdaContext(spec))

@@ -318,6 +318,18 @@ def test_exempt_customer_and_inactive_catalog_rate():
     )
 
 
+def test_draft_holds_use_the_codes_of_the_pre_send_checks():
+    # the finalizer replaces a held draft's reasons with the pre-send checks' (docs/invoices.md): the
+    # same problem keeps the same code before and after
+    who = customer(emails=[], address=None)
+    holds = drafts.draft_holds(who, collection_method="send_invoice", tax=drafts.NO_TAX)
+    assert [h["code"] for h in holds] == ["missing_billing_email", "missing_address"]
+    assert holds[0]["message"] == "The invoice is sent by email but the customer has no email."
+    assert drafts.draft_holds(who, collection_method="charge_automatically", tax=drafts.NO_TAX)[0][
+        "code"
+    ] == ("missing_address")
+
+
 def test_credit_balance_pays_what_it_can():
     p = plan(amount=1000, advance=True)
     _, invoices = bill(subscribe([p]), keyed(p), up_to=T0, credit=300)
@@ -367,6 +379,26 @@ def test_upgrade_prorations_go_on_the_next_invoice_once():
     assert feb.totals.total == 7400
     assert feb.lines[1].breakdown[0]["explanation"] == "12 of 31 days"
     assert amounts(invoices[1][1]) == [("fixed_fee", 6200)]  # March: no proration again
+
+
+def test_a_subscription_coupon_discounts_the_old_plans_proration_too():
+    basic, pro = plan("basic", amount=3100), plan("pro", amount=6200)
+    plans = keyed(basic, pro)
+    c = coupon("TENOFF", percent_off=Decimal(10), duration="forever")
+    sub = subscribe([basic], discounts=[Discount(coupon_code="TENOFF")])
+    item = sub.items[0]
+    prorations = drafts.change_prorations(
+        sub, item, old_plan=basic, new_plan=pro, new_quantity=1, at=at(2027, 1, 20), new_id=lambda: "pr_1"
+    )
+    changed = item.model_copy(update={"plan_code": "pro", "fixed_fee_paid_through": item.current_period_end})
+    sub = sub.model_copy(update={"items": [changed], "pending_prorations": prorations})
+    _, invoices = bill(sub, plans, up_to=at(2027, 2, 1), coupons={"TENOFF": c})
+    feb = invoices[0][1]
+    # used Basic 1900 + remaining Pro 2400 = 4300; the coupon (no applies_to) takes 10 % of every
+    # line of its subscription, the Basic one included: 190 + 240 = 430
+    assert amounts(feb) == [("proration", 1900), ("proration", 2400)]
+    assert [line.discount for line in feb.lines] == [190, 240]
+    assert (feb.totals.discount, feb.totals.total) == (430, 3870)
 
 
 def test_arrears_change_charges_used_days_of_the_old_price():

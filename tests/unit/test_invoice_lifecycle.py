@@ -307,3 +307,17 @@ def test_branding_refuses_unsafe_urls_and_bad_colours():
         Branding(primary_color="red; background: url(x)")
     with pytest.raises(ValidationError):
         Branding.model_validate({"company": "typo"})
+
+
+def test_a_cycle_draft_priced_without_tax_for_lack_of_an_address_is_never_sent_untaxed():
+    untaxed = invoice()  # a subscription draft with no tax on any line
+    assert "missing_address" in codes(pre_send_checks(untaxed, customer(address=None), rates={}))
+    # The address arrives later, but the draft was priced without it: it stays held.
+    priced_blind = invoice(hold_reasons=[{"code": "missing_address", "message": "no address"}])
+    assert "missing_address" in codes(
+        pre_send_checks(priced_blind, customer(address=Address(country="US", state="NY")), rates={})
+    )
+    # An exempt customer needs no address for tax.
+    assert "missing_address" not in codes(
+        pre_send_checks(untaxed, customer(address=None, tax_status="exempt"), rates={})
+    )

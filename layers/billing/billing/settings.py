@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from billing.models.branding import Branding
+from billing.models.journal import AccountCodes
 
 
 class ConfigurationError(RuntimeError):
@@ -45,11 +46,28 @@ class Settings(BaseModel):
         default="INV", validation_alias="BILLING_INVOICE_ACCOUNT_PREFIX", pattern=r"^[A-Z0-9]{2,12}$"
     )
     notifications_queue_url: str | None = Field(default=None, validation_alias="NOTIFICATIONS_QUEUE_URL")
+    # Payments (docs/payments.md).
+    payment_attempts_queue_url: str | None = Field(
+        default=None, validation_alias="PAYMENT_ATTEMPTS_QUEUE_URL"
+    )
+    payment_events_queue_url: str | None = Field(default=None, validation_alias="PAYMENT_EVENTS_QUEUE_URL")
+    # Dunning (docs/payments.md#dunning): retries on these days after the first failure, then the
+    # final action.
+    dunning_retry_days: str = Field(
+        default="3,5,7", validation_alias="BILLING_DUNNING_RETRY_DAYS", pattern=r"^\s*(\d{1,3}\s*(,\s*|$))*$"
+    )
+    dunning_final_action: Literal["mark_uncollectible", "cancel_subscription", "leave_past_due"] = Field(
+        default="mark_uncollectible", validation_alias="BILLING_DUNNING_FINAL_ACTION"
+    )
     email_from: str | None = Field(default=None, validation_alias="BILLING_EMAIL_FROM")
     public_url: str | None = Field(default=None, validation_alias="BILLING_PUBLIC_URL")
     api_url: str | None = Field(default=None, validation_alias="BILLING_API_URL")
     templates_dir: str | None = Field(default=None, validation_alias="BILLING_TEMPLATES_DIR")
     branding: Branding = Field(default_factory=Branding, validation_alias="BILLING_BRANDING_JSON")
+    # Accounting export (docs/accounting.md): the chart of accounts, a JSON object of AccountCodes.
+    account_codes: AccountCodes = Field(
+        default_factory=AccountCodes, validation_alias="BILLING_ACCOUNT_CODES_JSON"
+    )
     # Usage intake (docs/usage.md). USAGE_SHARDS must not change once events are stored: the shard
     # of an event id is where its duplicate is looked for.
     usage_shards: int = Field(default=16, validation_alias="USAGE_SHARDS", ge=1, le=256)
@@ -60,13 +78,27 @@ class Settings(BaseModel):
     usage_write_concurrency: int = Field(default=16, validation_alias="USAGE_WRITE_CONCURRENCY", ge=1, le=64)
     usage_lookup_cache_seconds: int = Field(default=60, validation_alias="USAGE_LOOKUP_CACHE_SECONDS", ge=0)
 
-    @field_validator("branding", mode="before")
+    @field_validator("branding", "account_codes", mode="before")
     @classmethod
     def _branding_json(cls, value: object) -> object:
-        """BILLING_BRANDING_JSON is a JSON object; invalid JSON fails the cold start, naming it."""
+        """BILLING_BRANDING_JSON and BILLING_ACCOUNT_CODES_JSON are JSON objects; invalid JSON fails the
+        cold start, naming it."""
         if isinstance(value, str):
             return json.loads(value) if value.strip() else {}
         return value
+
+    @field_validator("dunning_retry_days")
+    @classmethod
+    def _retry_days(cls, value: str) -> str:
+        """Strictly increasing whole days (``3,5,7``); an empty value means no retries."""
+        days = [int(d) for d in value.replace(" ", "").split(",") if d]
+        if any(d < 1 for d in days) or days != sorted(set(days)):
+            raise ValueError("BILLING_DUNNING_RETRY_DAYS must be increasing whole days >= 1, like 3,5,7")
+        return ",".join(str(d) for d in days)
+
+    @property
+    def dunning_retry_schedule(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.dunning_retry_days.split(",") if d)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -62,6 +62,18 @@ class NotificationQueue:
         return str(answer["MessageId"])
 
 
+class PaymentEventQueue:
+    """The PaymentEvents queue: one verified provider event per message (``{"event": {...}}``)."""
+
+    def __init__(self, *, url: str) -> None:
+        self.url = url
+
+    def send(self, message: Mapping[str, Any]) -> str:
+        with _provider("enqueueing the payment event"):
+            answer = client("sqs").send_message(QueueUrl=self.url, MessageBody=json.dumps(dict(message)))
+        return str(answer["MessageId"])
+
+
 class EmailSender:
     """SES ``SendEmail`` (HTML + text) from the configured sender."""
 

@@ -79,6 +79,12 @@ class Customer(BaseModel):
     metadata: dict[str, str] = Field(default_factory=dict)
     open_invoices: int = 0
     """Invoices in ``open`` state; maintained by invoicing. A customer with any cannot be deleted."""
+    provider_customer_id: str | None = None
+    """The payment provider's customer (``cus_...`` at Stripe), created on first use (payments)."""
+    default_payment_method: str | None = None
+    """The provider payment method charged automatically (``pm_...``); never card data."""
+    payment_method_brand: str | None = None
+    payment_method_last4: str | None = None
     created_at: datetime
     updated_at: datetime
     version: int = 1

@@ -146,6 +146,14 @@ class Invoice(BaseModel):
     """Credit notes issued against this invoice (their numbers are ``{number}-CN-{count:02d}``)."""
     notification_pending: bool = False
     """Finalized but its notification not yet enqueued (the finalizer schedule retries)."""
+    payment_attempts: int = 0
+    """Charge attempts started (attempt ``n`` is charged under the provider key ``invoice-{id}-attempt-{n}``)."""
+    payment_in_flight: bool = False
+    """Attempt ``payment_attempts`` was started and its outcome is not recorded yet: any retry reuses it."""
+    payment_in_flight_amount: int = 0
+    """The amount attempt ``payment_attempts`` charges (a retry must send the same parameters)."""
+    last_payment_error: dict[str, str] | None = None
+    """``{code, decline_code, message, hard_decline}`` of the last failed attempt."""
     version: int = 1
 
 

@@ -106,6 +106,10 @@ class PaymentProvider(Protocol):
         """Every refund created in ``[created_gte, created_lt)``, all pages."""
         ...
 
+    def list_refunds_of_payment(self, *, provider_payment_id: str) -> Iterator[RefundRecord]:
+        """Every refund of one payment (``charge.refunded`` does not name the refund)."""
+        ...
+
     def construct_webhook_event(
         self, payload: bytes | str, sig_header: str | None, *, tolerance: int = 300
     ) -> WebhookEvent:

@@ -665,18 +665,15 @@ class StripeProvider:
             lambda p: self.client.v1.refunds.list(params=cast("RefundListParams", p)),
             {"created": window},
         ):
-            metadata = _str_dict(item.get("metadata"))
-            yield RefundRecord(
-                provider_refund_id=item["id"],
-                status=str(item.get("status")),
-                amount=int(item.get("amount") or 0),
-                currency=str(item.get("currency")),
-                created=_from_epoch(item["created"]),
-                provider_payment_id=_id_of(item.get("payment_intent")),
-                charge_id=_id_of(item.get("charge")),
-                credit_note_id=metadata.get("credit_note_id"),
-                metadata=metadata,
-            )
+            yield _refund_record(item)
+
+    def list_refunds_of_payment(self, *, provider_payment_id: str) -> Iterator[RefundRecord]:
+        for item in self._pages(
+            "list refunds of a payment",
+            lambda p: self.client.v1.refunds.list(params=cast("RefundListParams", p)),
+            {"payment_intent": provider_payment_id},
+        ):
+            yield _refund_record(item)
 
     # ----------------------------------------------------------------------------------- webhooks
     def construct_webhook_event(
@@ -685,3 +682,18 @@ class StripeProvider:
         return construct_webhook_event(
             payload, sig_header, secrets=self.settings.require_webhook_secrets(), tolerance=tolerance
         )
+
+
+def _refund_record(item: dict[str, Any]) -> RefundRecord:
+    metadata = _str_dict(item.get("metadata"))
+    return RefundRecord(
+        provider_refund_id=item["id"],
+        status=str(item.get("status")),
+        amount=int(item.get("amount") or 0),
+        currency=str(item.get("currency")),
+        created=_from_epoch(item["created"]),
+        provider_payment_id=_id_of(item.get("payment_intent")),
+        charge_id=_id_of(item.get("charge")),
+        credit_note_id=metadata.get("credit_note_id"),
+        metadata=metadata,
+    )

@@ -27,7 +27,8 @@ from billing.repositories.transactions import TransactionConflict
 # Attributes an update may set (everything but identity, counters and bookkeeping).
 _MUTABLE = (
     "external_id", "name", "emails", "address", "tax_ids", "tax_status", "currency", "time_zone", "locale",
-    "invoice_prefix", "segments", "metadata",
+    "invoice_prefix", "segments", "metadata", "provider_customer_id", "default_payment_method",
+    "payment_method_brand", "payment_method_last4",
 )  # fmt: skip
 _NOT_STORED_IN_MODEL = ("pk", "sk", "gsi1pk", "gsi1sk", "type")
 

@@ -330,6 +330,7 @@ class InvoiceRepository:
         open_delta: int,
         credit_consumed: int,
         notification_kind: str,
+        extra_actions: Sequence[dict[str, Any]] = (),
     ) -> None:
         """Issue ``new.number`` and open (or settle) the invoice, all or nothing:
 
@@ -383,6 +384,8 @@ class InvoiceRepository:
         if credit_consumed:
             actions.append(credit_balance_action(new.customer_id, new.currency, -credit_consumed))
             reasons.append("balance")
+        actions += extra_actions
+        reasons += ["race"] * len(extra_actions)
         self.write(actions, reasons=reasons)
 
     def set_document_key(self, invoice_id: str, document_key: str) -> None:

@@ -349,3 +349,157 @@ def customer_invoices_partition(customer_id: str) -> str:
 
 def billing_run_partition(run_id: str) -> str:
     return billing_run(run_id)["pk"]
+
+
+# --------------------------------------------------------------------------- payments
+# A payment is stored twice: by id (with the gsi2 month listing the export reads) and in its
+# invoice's partition (the invoice's payment history, also on gsi1). Refunds likewise.
+
+PAYMENT_SK_PREFIX = "PAYMENT#"
+REFUND_SK_PREFIX = "REFUND#"
+
+
+def payment(payment_id: str) -> dict[str, str]:
+    return {"pk": f"PAYMENT#{payment_id}", "sk": "PAYMENT"}
+
+
+def invoice_payment(invoice_id: str, payment_id: str) -> dict[str, str]:
+    """The invoice's copy of one of its payments: Query ``pk = INVOICE#{id}, sk begins_with PAYMENT#``."""
+    return {"pk": f"INVOICE#{invoice_id}", "sk": f"{PAYMENT_SK_PREFIX}{payment_id}"}
+
+
+def invoice_payments_listing(invoice_id: str, created_iso: str, payment_id: str) -> dict[str, str]:
+    """gsi1 entry listing an invoice's payments by creation."""
+    return {"gsi1pk": f"INVOICE_PAYMENTS#{invoice_id}", "gsi1sk": f"{created_iso}#{payment_id}"}
+
+
+def payments_by_month(created_iso: str, payment_id: str) -> dict[str, str]:
+    """gsi2 entry listing every payment by creation month (``created_iso`` is UTC ISO)."""
+    return {"gsi2pk": payments_month_partition(created_iso[:7]), "gsi2sk": f"{created_iso}#{payment_id}"}
+
+
+def payments_month_partition(month: str) -> str:
+    """``month`` is ``yyyy-mm``."""
+    return f"PAYMENTS#{month}"
+
+
+def refund(refund_id: str) -> dict[str, str]:
+    return {"pk": f"REFUND#{refund_id}", "sk": "REFUND"}
+
+
+def invoice_refund(invoice_id: str, refund_id: str) -> dict[str, str]:
+    return {"pk": f"INVOICE#{invoice_id}", "sk": f"{REFUND_SK_PREFIX}{refund_id}"}
+
+
+def refunds_by_month(created_iso: str, refund_id: str) -> dict[str, str]:
+    return {"gsi2pk": refunds_month_partition(created_iso[:7]), "gsi2sk": f"{created_iso}#{refund_id}"}
+
+
+def refunds_month_partition(month: str) -> str:
+    return f"REFUNDS#{month}"
+
+
+def provider_payment(provider_payment_id: str) -> dict[str, str]:
+    """Lookup provider payment id (``pi_...``) -> our payment id (reconciliation, webhooks)."""
+    return {"pk": f"PROVIDER_PAYMENT#{provider_payment_id}", "sk": "LOOKUP"}
+
+
+def provider_refund(provider_refund_id: str) -> dict[str, str]:
+    return {"pk": f"PROVIDER_REFUND#{provider_refund_id}", "sk": "LOOKUP"}
+
+
+def webhook_event(event_id: str) -> dict[str, str]:
+    """Dedup marker of a received provider webhook event (conditional put)."""
+    return {"pk": f"WEBHOOK_EVENT#{event_id}", "sk": "EVENT"}
+
+
+def provider_customer(provider_customer_id: str) -> dict[str, str]:
+    """Lookup provider customer id (``cus_...``) -> our customer id."""
+    return {"pk": f"PROVIDER_CUSTOMER#{provider_customer_id}", "sk": "LOOKUP"}
+
+
+PENDING_PAYMENT_SHARDS = 16
+
+
+def pending_payments_partition(shard: int) -> str:
+    return f"PAYMENTS_PENDING#{shard:02d}"
+
+
+def pending_payment(invoice_id: str) -> dict[str, str]:
+    """A payment attempt committed (at finalization) but not yet enqueued; the finalizer re-enqueues it."""
+    import zlib
+
+    shard = zlib.crc32(invoice_id.encode()) % PENDING_PAYMENT_SHARDS
+    return {"pk": pending_payments_partition(shard), "sk": f"collect#{invoice_id}"}
+
+
+DUNNING_DUE = "DUNNING_DUE"
+DUNNING_SHARDS = 16
+"""Shards of the dunning due-index (like the billing schedule): the hourly run queries each one."""
+
+
+def dunning_shard(invoice_id: str) -> int:
+    import zlib
+
+    return zlib.crc32(invoice_id.encode()) % DUNNING_SHARDS
+
+
+def dunning_due_partition(shard: int) -> str:
+    """gsi2 partition of shard ``shard`` of the dunning due-index (``DUNNING_DUE#00`` .. ``#15``)."""
+    return f"{DUNNING_DUE}#{shard:02d}"
+
+
+def dunning_schedule(invoice_id: str, next_at_iso: str) -> dict[str, str]:
+    """gsi2 entry of an invoice in dunning, due at ``next_at_iso`` (the hourly dunning run queries each
+    shard for sk <= now). ``next_at_iso`` is a fixed-width UTC timestamp (``transactions.timestamp``)."""
+    return {
+        "gsi2pk": dunning_due_partition(dunning_shard(invoice_id)),
+        "gsi2sk": f"{next_at_iso}#{invoice_id}",
+    }
+
+
+def customer_dunning(customer_id: str, invoice_id: str) -> dict[str, str]:
+    """gsi1 entry listing a customer's invoices in dunning (a new payment method retries them at once)."""
+    return {"gsi1pk": customer_dunning_partition(customer_id), "gsi1sk": invoice_id}
+
+
+def customer_dunning_partition(customer_id: str) -> str:
+    return f"CUSTOMER_DUNNING#{customer_id}"
+
+
+def reconciliation(run_id: str) -> dict[str, str]:
+    return {"pk": f"RECONCILIATION#{run_id}", "sk": "RECONCILIATION"}
+
+
+RECONCILIATIONS = "RECONCILIATIONS"
+
+
+def reconciliation_listing(created_iso: str, run_id: str) -> dict[str, str]:
+    """gsi1 entry listing reconciliation reports by creation."""
+    return {"gsi1pk": RECONCILIATIONS, "gsi1sk": f"{created_iso}#{run_id}"}
+
+
+def provider_dispute(provider_dispute_id: str) -> dict[str, str]:
+    """The last applied state of a provider dispute (``du_...``): its status and the event's time."""
+    return {"pk": f"PROVIDER_DISPUTE#{provider_dispute_id}", "sk": "LOOKUP"}
+
+
+def invoice_dunning(invoice_id: str) -> dict[str, str]:
+    """The invoice's dunning state (schedule, step); carries ``dunning_schedule`` while a retry is due."""
+    return {"pk": f"INVOICE#{invoice_id}", "sk": "DUNNING"}
+
+
+# --------------------------------------------------------------------------- accounting journal
+# One item per accounting event (finalized, paid, uncollectible, void, credit note), written in the
+# transaction of the state change, in the partition of the event's month: the export reads the
+# months of its window and never scans.
+
+
+def journal_event(at_iso: str, entry_id: str) -> dict[str, str]:
+    """``at_iso`` is the fixed-width UTC instant of the event (``transactions.timestamp``)."""
+    return {"pk": journal_month_partition(at_iso[:7]), "sk": f"{at_iso}#{entry_id}"}
+
+
+def journal_month_partition(month: str) -> str:
+    """``month`` is ``yyyy-mm``."""
+    return f"JOURNAL#{month}"

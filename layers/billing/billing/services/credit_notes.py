@@ -41,6 +41,7 @@ from billing.repositories.invoices import (
     update_action,
 )
 from billing.services.invoices import MAX_ATTEMPTS, Invoicing, backoff, get_invoice
+from billing.services.journal import credit_note_event
 from billing.services.numbering import format_credit_note_number
 from billing.tax import TaxRate as CoreTaxRate
 
@@ -155,8 +156,12 @@ def create_credit_note(
                 "version": invoice.version + 1,
             }
         )
-        actions = [update_action(invoice, new_invoice), credit_note_items.put_action(note)]
-        reasons = ["invoice", "race"]
+        actions = [
+            update_action(invoice, new_invoice),
+            credit_note_items.put_action(note),
+            credit_note_event(note),
+        ]
+        reasons = ["invoice", "race", "race"]
         if to_balance:
             actions.append(credit_balance_action(invoice.customer_id, invoice.currency, to_balance))
             reasons.append("race")

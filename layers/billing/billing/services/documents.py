@@ -104,6 +104,11 @@ def _zone(invoice: Invoice) -> Any:
         return ZoneInfo("UTC")
 
 
+def customer_zone(invoice: Invoice) -> Any:
+    """The time zone the invoice's dates are printed in (the customer's, else UTC)."""
+    return _zone(invoice)
+
+
 def format_date(value: datetime | None, *, locale: str, zone: Any) -> str | None:
     from babel.dates import format_date as babel_format_date
 

@@ -632,7 +632,7 @@ def compose_draft(
                 coupon = coupons.get(discount.coupon_code)
                 if coupon is None:
                     continue
-                scoped = _scoped_coupon(coupon, sid, _plans_of(sub))
+                scoped = _scoped_coupon(coupon, sid, _plans_of(sub, lines))
                 if scoped is None:
                     continue
                 back[scoped.coupon.id] = (sid, discount.coupon_code)
@@ -674,8 +674,12 @@ def _ordered_ids(steps: Sequence[ItemStep]) -> list[str]:
     return list(dict.fromkeys(s.subscription_id for s in steps))
 
 
-def _plans_of(subscription: Subscription) -> frozenset[str]:
-    return frozenset(i.plan_code for i in subscription.items)
+def _plans_of(subscription: Subscription, lines: Sequence[_Line] = ()) -> frozenset[str]:
+    """Every plan the subscription's lines are billed on: its items' plans, and the plans its lines
+    name besides (the old plan of a mid-period change's proration, the new plan of a change applied
+    at the boundary), so a coupon without ``applies_to`` discounts all of them."""
+    named = (line.plan_code for line in lines if line.subscription_id == subscription.id and line.plan_code)
+    return frozenset(i.plan_code for i in subscription.items) | frozenset(named)
 
 
 def _scope(subscription_id: str, code: str) -> str:
@@ -1116,19 +1120,21 @@ def _invoice_line(line: _Line, total: Any) -> InvoiceLine:
 
 
 def draft_holds(customer: Customer, *, collection_method: str, tax: TaxSetup) -> list[dict[str, str]]:
-    """Checks a draft can fail at once (it stays a draft, held, until fixed and finalized)."""
+    """Checks a draft can fail at once (it stays a draft, held, until fixed and finalized). The codes
+    and messages are those of the finalization's pre-send checks (``billing.services.invoices``), so
+    a held draft's reasons read the same before and after the finalizer looks at it again."""
     holds: list[dict[str, str]] = []
     if collection_method == "send_invoice" and not customer.emails:
         holds.append(
             {
-                "code": "customer_email_missing",
-                "message": "The invoice is sent by email but the customer has none.",
+                "code": "missing_billing_email",
+                "message": "The invoice is sent by email but the customer has no email.",
             }
         )
     if customer.tax_status == "taxable" and customer.address is None:
         holds.append(
             {
-                "code": "tax_location_missing",
+                "code": "missing_address",
                 "message": "The customer has no address: tax cannot be determined.",
             }
         )

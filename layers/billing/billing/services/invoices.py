@@ -45,9 +45,15 @@ from billing.money import normalize_currency, to_decimal
 from billing.observability import logger, metrics
 from billing.repositories.catalog import CouponRepository, TaxRateRepository
 from billing.repositories.customers import CustomerRepository
-from billing.repositories.invoices import InvoiceRepository, InvoiceWriteConflict, open_invoices_action
+from billing.repositories.invoices import (
+    InvoiceRepository,
+    InvoiceWriteConflict,
+    credit_balance_action,
+    open_invoices_action,
+)
+from billing.repositories.payments import PaymentRepository, pending_payment_put
 from billing.repositories.transactions import timestamp
-from billing.services import numbering
+from billing.services import journal, numbering
 from billing.services.tax_rates import as_tax_rate, ensure_default_tax_rates
 from billing.tax import REVERSE_CHARGE_RATE_ID, default_rates
 from billing.tax import TaxRate as CoreTaxRate
@@ -71,13 +77,10 @@ class PaymentMethodCheck(Protocol):
 
 
 def has_payment_method(customer: Customer) -> bool:
-    """Whether the customer can be charged automatically.
-
-    Until the payments issue wires the provider (it replaces this check through
-    ``Invoicing.payment_method_check``), a customer has a payment method when the model carries a
-    ``default_payment_method`` or its metadata a ``payment_method_id``."""
-    value = getattr(customer, "default_payment_method", None) or customer.metadata.get("payment_method_id")
-    return bool(value)
+    """Whether the customer can be charged automatically: a default payment method attached through
+    ``POST /v1/customers/{id}/payment-methods`` (``billing.services.payment_methods``), or, for
+    customers set up before payments existed, a ``payment_method_id`` in its metadata."""
+    return bool(customer.default_payment_method or customer.metadata.get("payment_method_id"))
 
 
 class NotificationSink(Protocol):
@@ -96,6 +99,8 @@ class Invoicing:
     numbering: numbering.NumberingMode = "per_customer"
     account_prefix: str = "INV"
     payment_method_check: PaymentMethodCheck = field(default=has_payment_method)
+    payments_queue: NotificationSink | None = None
+    """PaymentAttempts: an open ``charge_automatically`` invoice's collection job is sent here."""
 
 
 def invoicing_from_settings(settings: Any) -> Invoicing:
@@ -106,7 +111,13 @@ def invoicing_from_settings(settings: Any) -> Invoicing:
         from billing.gateways.aws import NotificationQueue
 
         queue = NotificationQueue(url=settings.notifications_queue_url)
+    payments_queue: NotificationSink | None = None
+    if settings.payment_attempts_queue_url:
+        from billing.gateways.aws import NotificationQueue
+
+        payments_queue = NotificationQueue(url=settings.payment_attempts_queue_url)
     return Invoicing(
+        payments_queue=payments_queue,
         invoices=InvoiceRepository(table_name=table),
         customers=CustomerRepository(table_name=table),
         tax_rates=TaxRateRepository(table_name=table),
@@ -489,6 +500,22 @@ def _tax_checks(invoice: Invoice, customer: Customer, rates: Mapping[str, TaxRat
     used = dict.fromkeys(
         r for line in invoice.lines for r in (*line.tax_rate_ids, *(t.rate_id for t in line.taxes))
     )
+    if not used and invoice.origin == "subscription" and customer.tax_status == "taxable":
+        if customer.address is None:
+            reasons.append(
+                _hold(
+                    "missing_address", "The customer is taxable but has no address: tax cannot be determined."
+                )
+            )
+        elif any(h.get("code") == "missing_address" for h in invoice.hold_reasons):
+            # The draft was priced while the address was missing, so it carries no tax: never send it as is.
+            reasons.append(
+                _hold(
+                    "missing_address",
+                    "This draft was priced without tax because the customer had no address; "
+                    "it stays held until it is priced again.",
+                )
+            )
     for rate_id in used:
         rate = rates.get(rate_id)
         if rate_id == REVERSE_CHARGE_RATE_ID or (rate is not None and rate.country == "EU"):
@@ -609,6 +636,10 @@ def finalize_invoice(deps: Invoicing, invoice_id: str, *, actor: str) -> Finaliz
                 open_delta=0 if paid else 1,
                 credit_consumed=credit_applied,
                 notification_kind=NOTIFICATION_INVOICE_FINALIZED,
+                extra_actions=[
+                    journal.invoice_event("invoice_finalized", new, at=now),
+                    *([pending_payment_put(new.id, 1, now)] if _collects(new) else []),
+                ],
             )
         except InvoiceWriteConflict as exc:
             if exc.reason == "number":
@@ -631,6 +662,8 @@ def finalize_invoice(deps: Invoicing, invoice_id: str, *, actor: str) -> Finaliz
         )
         metrics.add_metric(name="InvoicesFinalized", unit="Count", value=1)
         enqueue_notification(deps, NOTIFICATION_INVOICE_FINALIZED, new.id)
+        if _collects(new):
+            enqueue_payment(deps, new.id, attempt=1)
         return FinalizeResult(deps.invoices.get(new.id) or new, held=False)
     raise Conflict(
         f"invoice {invoice_id} is being changed concurrently; retry",
@@ -691,6 +724,15 @@ def _change(
         extra = []
         if current.status == "open" and new.status != "open":
             extra.append(open_invoices_action(current.customer_id, -1))
+        if new.status == "void" and current.status != "void":
+            # What the customer already put into the invoice (credit balance used, partial payments)
+            # goes back to their balance, in the same transaction as the void.
+            returned = current.credit_applied + current.amount_paid
+            if returned > 0:
+                extra.append(credit_balance_action(current.customer_id, current.currency, returned))
+        journal_event = journal.status_change_event(current, new)
+        if journal_event is not None:
+            extra.append(journal_event)
         try:
             deps.invoices.update(current, new, extra_actions=extra)
         except InvoiceWriteConflict as exc:
@@ -840,6 +882,33 @@ def enqueue_notification(deps: Invoicing, kind: str, invoice_id: str) -> bool:
     return True
 
 
+def _collects(invoice: Invoice) -> bool:
+    """Whether finalizing ``invoice`` starts an automatic collection (a PaymentAttempts job)."""
+    return (
+        invoice.status == "open"
+        and invoice.collection_method == "charge_automatically"
+        and invoice.amount_remaining > 0
+    )
+
+
+def enqueue_payment(deps: Invoicing, invoice_id: str, *, attempt: int) -> bool:
+    """Send the collection job of ``attempt``, then drop the pending marker. On failure the marker
+    stays and the finalizer schedule enqueues it again; the collector ignores a stale attempt."""
+    if deps.payments_queue is None:
+        logger.warning("no payment attempts queue configured; collection left pending", invoice_id=invoice_id)
+        return False
+    try:
+        deps.payments_queue.send({"kind": "collect", "invoice_id": invoice_id, "attempt": attempt})
+        PaymentRepository(table_name=deps.invoices.table_name).clear_pending(invoice_id)
+    except ProviderUnavailable as exc:
+        logger.warning(
+            "payment attempt not enqueued; the finalizer will retry", invoice_id=invoice_id, error=str(exc)
+        )
+        metrics.add_metric(name="PaymentEnqueueFailures", unit="Count", value=1)
+        return False
+    return True
+
+
 @dataclass
 class FinalizerSummary:
     finalized: int = 0
@@ -847,6 +916,7 @@ class FinalizerSummary:
     skipped: int = 0
     failed: int = 0
     notifications_requeued: int = 0
+    payments_requeued: int = 0
     stopped_early: bool = False
 
 
@@ -896,4 +966,12 @@ def run_finalizer(
             continue
         if enqueue_notification(deps, pending["kind"], pending["subject_id"]):
             summary.notifications_requeued += 1
+    for job in PaymentRepository(table_name=deps.invoices.table_name).pending():
+        if time_left() < reserve_seconds:
+            summary.stopped_early = True
+            break
+        if job["since"] > requeue_before:
+            continue
+        if enqueue_payment(deps, job["invoice_id"], attempt=job["attempt"]):
+            summary.payments_requeued += 1
     return summary

@@ -15,12 +15,18 @@ after the marker and before SES accepted the mail would lose it silently. Writin
 a crash between SES and the marker sends the mail again on redelivery; a rare duplicate email is
 the better failure for an invoice. A voided invoice's email is not sent; an invoice without
 recipients (``charge_automatically`` without email) is marked ``skipped_no_recipient``.
+
+Dunning emails (``payment_failed``, ``payment_retry_scheduled``, ``payment_final_notice``, enqueued by
+``billing.services.dunning`` with the failed ``attempt`` and, with retries left, ``retry_at``) take
+the same path without the document; their marker is per attempt (``NOTIFICATION#{kind}#{attempt}``),
+and one for an invoice already paid or voided is skipped (``skipped_settled``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from billing import clock
 from billing.errors import NotFound
 from billing.models.branding import Branding
+from billing.models.dunning import DUNNING_NOTIFICATION_KINDS
 from billing.models.invoices import Invoice
 from billing.observability import logger, metrics
 from billing.repositories.invoices import InvoiceRepository
@@ -35,7 +42,7 @@ from billing.repositories.notifications import NotificationRepository
 from billing.services import documents
 from billing.services.invoices import NOTIFICATION_INVOICE_FINALIZED
 
-Outcome = Literal["sent", "already_sent", "skipped_no_recipient", "skipped_void"]
+Outcome = Literal["sent", "already_sent", "skipped_no_recipient", "skipped_void", "skipped_settled"]
 MAX_RECIPIENTS = 50
 """SES takes at most 50 recipients per message."""
 
@@ -45,8 +52,16 @@ class NotificationMessage(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["invoice_finalized"]
+    kind: Literal["invoice_finalized", "payment_failed", "payment_retry_scheduled", "payment_final_notice"]
     invoice_id: str = Field(pattern=r"^in_[0-9a-f]{16}$")
+    attempt: int | None = Field(default=None, ge=1)
+    """Dunning emails: the failed attempt (part of the sent-marker: one email per step)."""
+    retry_at: datetime | None = None
+    """Dunning emails with retries left: when the next retry is due."""
+
+    @property
+    def marker_kind(self) -> str:
+        return self.kind if self.attempt is None else f"{self.kind}#{self.attempt}"
 
 
 class EmailSender(Protocol):
@@ -68,7 +83,7 @@ class Delivery:
 
 def deliver(deps: Delivery, message: NotificationMessage) -> Outcome:
     """Deliver one notification (steps and semantics in the module docstring)."""
-    kind = message.kind
+    kind = message.marker_kind
     if deps.markers.sent(message.invoice_id, kind) is not None:
         logger.info("notification already sent", invoice_id=message.invoice_id, kind=kind)
         return "already_sent"
@@ -77,6 +92,8 @@ def deliver(deps: Delivery, message: NotificationMessage) -> Outcome:
         raise NotFound(f"no invoice {message.invoice_id!r}", code="invoice_not_found", param="invoice_id")
     if invoice.status == "draft":  # never enqueued for a draft; refuse rather than send a non-invoice
         raise NotFound(f"invoice {invoice.id} is not finalized", code="invoice_not_finalized")
+    if message.kind in DUNNING_NOTIFICATION_KINDS:
+        return _deliver_dunning(deps, message, invoice)
     documents.ensure_document(
         invoice,
         store=deps.store,
@@ -118,4 +135,64 @@ def render_invoice_email(
     return " ".join(subject.split()), html, text
 
 
-KINDS = (NOTIFICATION_INVOICE_FINALIZED,)
+def _deliver_dunning(deps: Delivery, message: NotificationMessage, invoice: Invoice) -> Outcome:
+    kind = message.marker_kind
+    now = clock.now()
+    if invoice.status in ("paid", "void"):
+        logger.info("dunning email skipped: invoice settled", invoice_id=invoice.id, status=invoice.status)
+        deps.markers.mark_sent(invoice.id, kind, at=now, outcome="skipped_settled")
+        return "skipped_settled"
+    recipients = [str(e) for e in invoice.customer_snapshot.get("emails") or []][:MAX_RECIPIENTS]
+    if not recipients:
+        logger.info("invoice has no recipient; dunning email skipped", invoice_id=invoice.id)
+        deps.markers.mark_sent(invoice.id, kind, at=now, outcome="skipped_no_recipient")
+        return "skipped_no_recipient"
+    subject, html, text = render_dunning_email(
+        invoice,
+        kind=message.kind,
+        retry_at=message.retry_at,
+        branding=deps.branding,
+        public_url=deps.public_url,
+        templates_dir=deps.templates_dir,
+    )
+    message_id = deps.email.send(to=recipients, subject=subject, html=html, text=text)
+    deps.markers.mark_sent(
+        invoice.id, kind, at=clock.now(), outcome="sent", recipients=recipients, message_id=message_id
+    )
+    logger.info("dunning email sent", invoice_id=invoice.id, kind=message.kind, message_id=message_id)
+    metrics.add_metric(name="DunningEmailsSent", unit="Count", value=1)
+    return "sent"
+
+
+def render_dunning_email(
+    invoice: Invoice,
+    *,
+    kind: str,
+    retry_at: datetime | None,
+    branding: Branding,
+    public_url: str,
+    templates_dir: str | None = None,
+) -> tuple[str, str, str]:
+    """Subject, HTML and text of a dunning email; the link is the hosted invoice page (pay it, or
+    update the payment method)."""
+    assert invoice.hosted_token is not None
+    view = documents.invoice_view(invoice, branding=branding, hosted=False)
+    error = invoice.last_payment_error or {}
+    link = documents.hosted_url(public_url, invoice.hosted_token)
+    context = {
+        **view,
+        "kind": kind,
+        "hosted_url": link,
+        "update_payment_url": link,
+        "retry_date": documents.format_date(
+            retry_at, locale=view["locale"], zone=documents.customer_zone(invoice)
+        ),
+        "decline_reason": str(error.get("code") or "").replace("_", " ") or None,
+    }
+    subject = documents.render("dunning_email_subject.txt.j2", templates_dir=templates_dir, **context)
+    html = documents.render("dunning_email.html.j2", templates_dir=templates_dir, **context)
+    text = documents.render("dunning_email.txt.j2", templates_dir=templates_dir, **context)
+    return " ".join(subject.split()), html, text
+
+
+KINDS = (NOTIFICATION_INVOICE_FINALIZED, *DUNNING_NOTIFICATION_KINDS)

@@ -650,3 +650,37 @@ def resume_subscription(
     )
     _write(billing, sub, new, change)
     return new
+
+
+def set_past_due(
+    billing: Billing, subscription_id: str, *, past_due: bool, invoice_id: str, actor: str = "dunning"
+) -> Subscription | None:
+    """Dunning: ``active`` → ``past_due`` when an invoice's payment fails, and back to ``active``
+    once it is paid. Idempotent (None when there is nothing to change: already in that status,
+    paused, canceled); a lost race is retried."""
+    for _ in range(MAX_ITEMS):
+        now = clock.now()
+        sub = get_subscription(billing, subscription_id)
+        if past_due and sub.status not in ("active", "trialing"):
+            return None
+        if not past_due and sub.status != "past_due":
+            return None
+        status = "past_due" if past_due else "active"
+        new = _bump(sub, now, status=status)
+        change = SubscriptionChange(
+            subscription_id=sub.id,
+            at=now,
+            actor=actor,
+            action="past_due" if past_due else "recovered",
+            details={"from": sub.status, "invoice_id": invoice_id},
+        )
+        try:
+            _write(billing, sub, new, change)
+        except Conflict:
+            continue
+        return new
+    raise Conflict(
+        f"subscription {subscription_id} is being changed concurrently; retry",
+        code="concurrent_update",
+        param="subscription_id",
+    )

@@ -1,0 +1,1 @@
+"""Accounting: the double-entry journal built from billing events, and its export formats."""
