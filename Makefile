@@ -15,7 +15,7 @@ NPM_STAMP := node_modules/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup run test test-unit test-integration test-e2e lint format typecheck validate build bench openapi clean
+.PHONY: help setup run demo test test-unit test-integration test-e2e lint format typecheck validate build bench openapi clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ setup: $(STAMP) $(NPM_STAMP) java-check ## Install the Python venv, DynamoDB Loc
 
 run: setup ## Start the whole backend offline on http://127.0.0.1:$(PORT) (Ctrl-C stops it)
 	$(PY) -m local.stack --port $(PORT)
+
+demo: setup ## A scripted billing month on a fresh in-memory stack (about a minute), checked as it goes
+	$(PY) -m local.demo
 
 test: setup lint typecheck test-unit test-integration test-e2e validate build ## Lint, type-check, all tests, sam validate and sam build
 

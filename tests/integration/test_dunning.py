@@ -299,3 +299,116 @@ def test_a_hard_decline_skips_to_the_final_notice_and_final_action(
     jan_2036.current += timedelta(days=10)
     run_dunning()
     assert payment_jobs(invoice["id"], app_env) == []
+
+
+def declined_subscription_invoice(
+    call: Any, key: str, app_env: dict[str, str], now: datetime
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A customer with a declining card, a subscription, its first invoice declined once (in dunning,
+    the subscription ``past_due``): (customer, subscription, invoice)."""
+    from billing.services.billing_runs import bill_customer, billing_from_settings
+    from billing.settings import Settings
+
+    customer = customer_with(call, key, DECLINING)
+    plan = make_plan(call, key, amount=3_000, pay_in_advance=True)
+    sub = subscribe(call, key, customer["id"], plan["code"])
+    bill_customer(billing_from_settings(Settings.from_env()), customer_id=customer["id"], up_to=now)
+    status, _, invoices = call("GET", f"/v1/invoices?customer={customer['id']}", key=key)
+    assert status == 200, invoices
+    [draft] = invoices["data"]
+    status, _, invoice = call("POST", f"/v1/invoices/{draft['id']}/finalize", key=key)
+    assert status == 200 and invoice["status"] == "open", invoice
+    [job] = payment_jobs(invoice["id"], app_env)
+    assert collect(job) == {"batchItemFailures": []}
+    assert state(app_env, invoice["id"]).status == "scheduled"
+    assert due_now(app_env, invoice["id"])
+    assert get_sub(call, key, sub["id"])["status"] == "past_due"
+    return customer, sub, invoice
+
+
+def test_paid_out_of_band_ends_dunning_at_once_and_the_subscription_recovers(
+    call, admin_key, app_env, standin, jan_2036
+):
+    t0 = jan_2036.current
+    customer, sub, invoice = declined_subscription_invoice(call, admin_key, app_env, t0)
+    emails = Emails(app_env, invoice["id"], customer["emails"][0], [])
+    emails.take()
+
+    # Paid by bank transfer the next day, long before the retry (day 3): dunning ends at once.
+    jan_2036.current = t0 + timedelta(days=1)
+    status, _, paid = call("POST", f"/v1/invoices/{invoice['id']}/pay", key=admin_key)
+    assert status == 200 and paid["status"] == "paid", paid
+    resolved = state(app_env, invoice["id"])
+    assert (resolved.status, resolved.next_retry_at) == ("resolved", None)
+    assert not due_now(app_env, invoice["id"])
+    assert get_sub(call, admin_key, sub["id"])["status"] == "active"
+
+    # The retry day and later: nothing is enqueued, no more emails, nothing left to resolve.
+    for day in (3, 30):
+        jan_2036.current = t0 + timedelta(days=day, hours=1)
+        run_dunning()
+        assert payment_jobs(invoice["id"], app_env) == []
+    assert state(app_env, invoice["id"]).status == "resolved"
+    assert emails.take() == []
+    assert len(charges(standin, invoice["id"])) == 1
+
+
+@pytest.mark.parametrize(("action", "status"), [("void", "void"), ("mark-uncollectible", "uncollectible")])
+def test_voided_or_written_off_by_hand_ends_dunning_at_once(  # noqa: PLR0917
+    call, admin_key, app_env, standin, jan_2036, action, status
+):
+    t0 = jan_2036.current
+    customer = customer_with(call, admin_key, DECLINING)
+    invoice = automatic_invoice(call, admin_key, customer, amount=1_900)
+    emails = Emails(app_env, invoice["id"], customer["emails"][0], [])
+    [job] = payment_jobs(invoice["id"], app_env)
+    assert collect(job) == {"batchItemFailures": []}
+    assert state(app_env, invoice["id"]).status == "scheduled"
+    assert [m["kind"] for m in emails.take()] == ["payment_failed"]
+
+    jan_2036.current = t0 + timedelta(days=1)
+    code, _, changed = call("POST", f"/v1/invoices/{invoice['id']}/{action}", key=admin_key)
+    assert code == 200 and changed["status"] == status, changed
+    resolved = state(app_env, invoice["id"])
+    assert (resolved.status, resolved.next_retry_at, resolved.final_action) == ("resolved", None, None)
+    assert not due_now(app_env, invoice["id"])
+
+    jan_2036.current = t0 + timedelta(days=8)
+    run_dunning()
+    assert payment_jobs(invoice["id"], app_env) == []
+    assert emails.take() == []  # no final notice: dunning was over
+    assert len(charges(standin, invoice["id"])) == 1
+
+
+def test_a_subscription_stays_past_due_while_another_of_its_invoices_is_in_dunning(
+    call, admin_key, app_env, standin, jan_2036
+):
+    from billing.services.billing_runs import bill_customer, billing_from_settings
+    from billing.settings import Settings
+
+    t0 = jan_2036.current
+    customer, sub, first = declined_subscription_invoice(call, admin_key, app_env, t0)
+    # A month later the next period's invoice is declined too: both are in dunning.
+    jan_2036.current = t0 + timedelta(days=32)
+    bill_customer(
+        billing_from_settings(Settings.from_env()), customer_id=customer["id"], up_to=jan_2036.current
+    )
+    status, _, invoices = call("GET", f"/v1/invoices?customer={customer['id']}&status=draft", key=admin_key)
+    assert status == 200, invoices
+    [draft] = invoices["data"]
+    status, _, second = call("POST", f"/v1/invoices/{draft['id']}/finalize", key=admin_key)
+    assert status == 200 and second["status"] == "open", second
+    [job] = payment_jobs(second["id"], app_env)
+    assert collect(job) == {"batchItemFailures": []}
+    assert state(app_env, second["id"]).status == "scheduled"
+
+    # The first is paid: its dunning ends, but the subscription still owes the second.
+    status, _, paid = call("POST", f"/v1/invoices/{first['id']}/pay", key=admin_key)
+    assert status == 200 and paid["status"] == "paid", paid
+    assert state(app_env, first["id"]).status == "resolved"
+    assert get_sub(call, admin_key, sub["id"])["status"] == "past_due"
+    # The second is paid too: now it recovers.
+    status, _, paid = call("POST", f"/v1/invoices/{second['id']}/pay", key=admin_key)
+    assert status == 200 and paid["status"] == "paid", paid
+    assert state(app_env, second["id"]).status == "resolved"
+    assert get_sub(call, admin_key, sub["id"])["status"] == "active"

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from api_routes.invoices import InvoiceLineOut, deps
+from api_routes.invoices import InvoiceLineOut, deps, end_dunning
 from billing.http.app import current_principal
 from billing.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, ListResponse, page
 from billing.models.invoices import CreditNote
@@ -106,7 +106,10 @@ def create_credit_note(body: CreateCreditNoteRequest) -> CreditNoteOut:
         invoice=body.invoice, lines=lines, amount=body.amount, reason=body.reason, memo=body.memo
     )
     actor = current_principal(router).key_id  # type: ignore[arg-type]
-    return CreditNoteOut.of(service.create_credit_note(deps(), repo(), request, actor=actor))
+    note = service.create_credit_note(deps(), repo(), request, actor=actor)
+    if note.reduces_amount_due:  # it may have settled the invoice: its dunning ends now (best effort)
+        end_dunning(note.invoice_id)
+    return CreditNoteOut.of(note)
 
 
 @router.get(

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
+from api_routes import repos
 from billing import clock
 from billing.errors import Conflict, ValidationFailed
 from billing.http.app import current_principal
@@ -34,6 +35,14 @@ EMBEDDED_LINES = 10
 @cache
 def deps() -> service.Invoicing:
     return service.invoicing_from_settings(get_settings())
+
+
+def end_dunning(invoice_id: str) -> None:
+    """Right after the invoice is paid, voided or written off here: end its dunning at once (best
+    effort, idempotent; the hourly dunning run catches what this misses)."""
+    from billing.services.dunning import after_settlement  # built on first use, like repos.dunning
+
+    after_settlement(repos.dunning(), invoice_id)
 
 
 # --------------------------------------------------------------------------- contract
@@ -324,14 +333,18 @@ def finalize_invoice(invoice_id: InvoiceId) -> InvoiceOut:
 
 @router.post("/v1/invoices/<invoice_id>/void", tags=["invoices"], summary="Void a finalized invoice")
 def void_invoice(invoice_id: InvoiceId) -> InvoiceOut:
-    return InvoiceOut.of(service.void_invoice(deps(), invoice_id, actor=_actor()))
+    invoice = service.void_invoice(deps(), invoice_id, actor=_actor())
+    end_dunning(invoice.id)  # its dunning ends now (best effort)
+    return InvoiceOut.of(invoice)
 
 
 @router.post(
     "/v1/invoices/<invoice_id>/mark-uncollectible", tags=["invoices"], summary="Mark an invoice uncollectible"
 )
 def mark_uncollectible(invoice_id: InvoiceId) -> InvoiceOut:
-    return InvoiceOut.of(service.mark_uncollectible(deps(), invoice_id, actor=_actor()))
+    invoice = service.mark_uncollectible(deps(), invoice_id, actor=_actor())
+    end_dunning(invoice.id)  # its dunning ends now (best effort)
+    return InvoiceOut.of(invoice)
 
 
 @router.post(
@@ -345,4 +358,6 @@ def pay_invoice(
     paid_at = body.paid_at if body is not None else None
     if paid_at is not None and paid_at.tzinfo is None:
         raise ValidationFailed("paid_at needs a time zone (e.g. Z)", code="invalid_format", param="paid_at")
-    return InvoiceOut.of(service.mark_paid(deps(), invoice_id, actor=_actor(), paid_at=paid_at))
+    invoice = service.mark_paid(deps(), invoice_id, actor=_actor(), paid_at=paid_at)
+    end_dunning(invoice.id)  # its dunning ends now, the subscription recovers
+    return InvoiceOut.of(invoice)

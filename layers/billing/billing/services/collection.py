@@ -181,6 +181,9 @@ def apply_payment(deps: Collection, payment: Payment) -> CollectOutcome:
             if existing.status == payment.status or existing.status != "processing":
                 # Recorded already (succeeded/failed are final); only release the attempt if needed.
                 _release(deps, invoice, payment.attempt)
+                if deps.dunning is not None and invoice.status != "open":
+                    # A redelivery: end the dunning if the first delivery could not (idempotent).
+                    dunning_service.after_settlement(deps.dunning, invoice.id)
                 return _outcome(existing, invoice)
             actions += payment_updates(
                 existing, payment.model_copy(update={"created_at": existing.created_at})

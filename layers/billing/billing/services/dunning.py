@@ -18,7 +18,11 @@ The flow of one invoice (state ``INVOICE#{id} / DUNNING``, ``billing.models.dunn
    the provider idempotency key of ``(invoice, n)``. The claim keeps a watchdog date: a retry whose
    outcome never came back is enqueued again (the same attempt: the collector skips it if decided).
 4. Any step first looks at the invoice: paid (by any path), voided or written off → ``resolved``,
-   and a paid invoice's subscriptions go back to ``active``. A new payment method
+   and a paid invoice's subscriptions go back to ``active`` (unless another invoice of the
+   subscription is still in dunning). Every path that settles an invoice also ends its dunning
+   right after its commit (best effort: the hourly run still catches it): a recorded payment
+   (collector, webhook, Checkout, reconciliation: ``after_payment``), and ``POST /v1/invoices/{id}/pay``,
+   ``/void``, ``/mark-uncollectible`` and a credit note settling the invoice (``after_settlement``). A new payment method
    (``retry_now_for_customer``) enqueues the next attempt at once instead of waiting.
 
 Side effects of a step (emails enqueued, ``past_due``, the final action) are idempotent and are
@@ -146,6 +150,37 @@ def after_payment(deps: Dunning, invoice_id: str) -> None:
         logger.info("dunning advanced", invoice_id=invoice_id, outcome=outcome)
 
 
+def after_settlement(deps: Dunning, invoice_id: str) -> None:
+    """Right after an invoice is settled outside the collector (paid out of band, settled by a credit
+    note, voided, marked uncollectible by hand): end its dunning now (best effort, idempotent; the
+    hourly run ends it at its next due time if this fails). Never takes a step or a retry."""
+    try:
+        outcome = end_if_settled(deps, invoice_id)
+    except Exception:  # the invoice change is committed whatever happens here
+        logger.exception("dunning resolution left to the dunning run", invoice_id=invoice_id)
+        metrics.add_metric(name="DunningStepErrors", unit="Count", value=1)
+        return
+    if outcome == "resolved":
+        logger.info("dunning ended by the settlement of the invoice", invoice_id=invoice_id)
+
+
+def end_if_settled(deps: Dunning, invoice_id: str) -> DunningOutcome:
+    """Resolve the invoice's active dunning if the invoice is no longer owed (paid, void, written
+    off): ``resolved``; ``none`` when there is no active dunning, ``not_due`` when it is still owed."""
+    for race in range(MAX_RACES):
+        state = deps.states.get(invoice_id)
+        if state is None or not state.active:
+            return "none"
+        invoice = deps.invoicing.invoices.get(invoice_id)
+        if invoice is not None and invoice.status == "open" and invoice.amount_remaining > 0:
+            return "not_due"
+        try:
+            return _resolve(deps, state, invoice, clock.now())
+        except DunningConflict:
+            _backoff(race)
+    raise ProviderUnavailable(f"the dunning of invoice {invoice_id} is being changed concurrently")
+
+
 # --------------------------------------------------------------------------- steps
 
 
@@ -177,13 +212,39 @@ def advance(deps: Dunning, invoice_id: str, *, retry_now: bool = False) -> Dunni
     raise ProviderUnavailable(f"the dunning of invoice {invoice_id} is being changed concurrently")
 
 
-def _resolve(deps: Dunning, state: DunningState, invoice: Invoice | None, now: datetime) -> DunningOutcome:
-    if invoice is not None and invoice.status == "paid":
-        for subscription_id in state.subscription_ids:
+def _still_dunned(deps: Dunning, state: DunningState) -> set[str]:
+    """The subscriptions of ``state`` that another invoice of the customer is still in dunning for."""
+    wanted = set(state.subscription_ids)
+    if not wanted:
+        return set()
+    held: set[str] = set()
+    for invoice_id in deps.states.active_for_customer(state.customer_id):
+        if invoice_id == state.invoice_id:
+            continue
+        other = deps.states.get(invoice_id)  # the index is eventually consistent: read the state
+        if other is not None and other.active:
+            held |= wanted & set(other.subscription_ids)
+    return held
+
+
+def _recover(deps: Dunning, state: DunningState, subscription_ids: set[str]) -> None:
+    for subscription_id in state.subscription_ids:
+        if subscription_id in subscription_ids:
             subscription_service.set_past_due(
                 deps.billing, subscription_id, past_due=False, invoice_id=state.invoice_id
             )
+
+
+def _resolve(deps: Dunning, state: DunningState, invoice: Invoice | None, now: datetime) -> DunningOutcome:
+    paid = invoice is not None and invoice.status == "paid"
+    held: set[str] = set()
+    if paid:
+        # Back to active, unless another invoice of the subscription is still in dunning.
+        held = _still_dunned(deps, state)
+        _recover(deps, state, set(state.subscription_ids) - held)
     _save(deps, state, now, status="resolved", next_retry_at=None, next_attempt=None)
+    if held:  # that other invoice may have been resolved meanwhile, seeing this one still active
+        _recover(deps, state, held - _still_dunned(deps, state))
     logger.info(
         "dunning stopped",
         invoice_id=state.invoice_id,
@@ -332,7 +393,9 @@ __all__ = [
     "DunningRunSummary",
     "advance",
     "after_payment",
+    "after_settlement",
     "dunning_from_settings",
+    "end_if_settled",
     "failure_action",
     "retry_now_for_customer",
     "run_dunning",
