@@ -716,8 +716,14 @@ def test_failed_deliveries_are_retried(
     wait_for(lambda: len(receiver.received) == 1)
     receiver.status = 200
     wait_for(lambda: len(receiver.received) == 2)
-    statuses = [d["status"] for d in control(standin, "GET", "/_standin/webhooks")["deliveries"]]
-    assert statuses == [500, 200]
+
+    def statuses() -> list[int]:
+        return [d["status"] for d in control(standin, "GET", "/_standin/webhooks")["deliveries"]]
+
+    # The stand-in records a delivery once the receiver's response is back, a moment
+    # after the receiver has counted the request: wait for the record, not the count.
+    wait_for(lambda: len(statuses()) == 2)
+    assert statuses() == [500, 200]
 
 
 def test_disputes_send_created_and_closed(
