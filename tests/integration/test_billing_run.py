@@ -218,7 +218,9 @@ def test_dry_run_previews_without_creating(call, admin_key, app_env, queues):
         assert invoices_of(app_env, customer["id"]) == []
         status, _, run = call("POST", "/v1/billing-runs", key=admin_key, json_body={"segment": segment})
         assert status == 201 and run["jobs_enqueued"] == 1, run
+        assert (run["status"], run["jobs_pending"]) == ("running", 1)
         work(receive_all())
         assert [i.total for i in invoices_of(app_env, customer["id"])] == [900]
         status, _, got = call("GET", f"/v1/billing-runs/{run['id']}", key=admin_key)
-        assert (got["issued"], got["jobs_enqueued"]) == (1, 1), got
+        assert (got["issued"], got["jobs_enqueued"], got["jobs_pending"]) == (1, 1, 0), got
+        assert got["status"] == "completed"

@@ -380,6 +380,22 @@ def test_voided_or_written_off_by_hand_ends_dunning_at_once(  # noqa: PLR0917
     assert len(charges(standin, invoice["id"])) == 1
 
 
+@pytest.mark.parametrize(
+    ("action", "subscription_after"), [("void", "active"), ("mark-uncollectible", "past_due")]
+)
+def test_a_voided_invoice_returns_its_subscription_to_active_a_written_off_one_does_not(  # noqa: PLR0917
+    call, admin_key, app_env, standin, jan_2036, action, subscription_after
+):
+    t0 = jan_2036.current
+    _, sub, invoice = declined_subscription_invoice(call, admin_key, app_env, t0)
+    jan_2036.current = t0 + timedelta(days=1)
+    code, _, changed = call("POST", f"/v1/invoices/{invoice['id']}/{action}", key=admin_key)
+    assert code == 200, changed
+    assert state(app_env, invoice["id"]).status == "resolved"
+    # Voided, nothing is owed on it any more; written off, the debt stays: past_due.
+    assert get_sub(call, admin_key, sub["id"])["status"] == subscription_after
+
+
 def test_a_subscription_stays_past_due_while_another_of_its_invoices_is_in_dunning(
     call, admin_key, app_env, standin, jan_2036
 ):

@@ -17,7 +17,7 @@ from billing import clock
 from billing.errors import NotFound
 from billing.http.app import current_principal
 from billing.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, ListResponse, page
-from billing.models.billing_runs import BillingRun, BillingRunFilter, JobOutcome
+from billing.models.billing_runs import BillingRun, BillingRunFilter, JobOutcome, RunProgress
 from billing.money import normalize_currency
 from billing.observability import logger, metrics
 from billing.repositories.dynamo import decode_cursor
@@ -46,11 +46,15 @@ class BillingRunOut(BaseModel):
     object: str = "billing_run"
     id: str
     trigger: str
-    status: str
+    status: RunProgress = Field(
+        description="enqueueing (fan-out under way), running (jobs pending), completed, or "
+        "completed_with_failures (some job failed; SQS retries it, then dead-letters it)."
+    )
     up_to: datetime
     filter: BillingRunFilter
     subscriptions_due: int
     jobs_enqueued: int
+    jobs_pending: int = Field(description="Jobs enqueued whose outcome is not recorded yet.")
     issued: int
     held: int
     skipped: int
@@ -60,7 +64,7 @@ class BillingRunOut(BaseModel):
 
     @classmethod
     def of(cls, run: BillingRun) -> BillingRunOut:
-        return cls(**run.model_dump())
+        return cls(**{**run.model_dump(), "status": run.progress, "jobs_pending": run.jobs_pending})
 
 
 class JobOut(BaseModel):

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 BILLING_RUN_ID_PREFIX = "br_"
 JobOutcomeKind = Literal["issued", "held", "skipped", "failed"]
 OUTCOMES: tuple[JobOutcomeKind, ...] = ("issued", "held", "skipped", "failed")
+RunProgress = Literal["enqueueing", "running", "completed", "completed_with_failures"]
 
 
 class BillingRunFilter(BaseModel):
@@ -46,6 +47,23 @@ class BillingRun(BaseModel):
     created_at: datetime
     created_by: str | None = None
     """API key id, or ``system`` for a scheduled run."""
+
+    @property
+    def jobs_pending(self) -> int:
+        """Jobs enqueued whose outcome is not recorded yet (each job is counted once, see
+        ``BillingRunRepository.record_outcome``)."""
+        return max(0, self.jobs_enqueued - self.issued - self.held - self.skipped - self.failed)
+
+    @property
+    def progress(self) -> RunProgress:
+        """``enqueueing`` (the fan-out is under way), ``running`` (jobs pending), ``completed`` (every
+        job issued, held or skipped) or ``completed_with_failures`` (some job failed: SQS redelivers it,
+        then dead-letters it; a later success still replaces its ``failed``)."""
+        if self.status == "enqueueing":
+            return "enqueueing"
+        if self.jobs_pending:
+            return "running"
+        return "completed_with_failures" if self.failed else "completed"
 
 
 class InvoiceJob(BaseModel):

@@ -236,9 +236,11 @@ def _recover(deps: Dunning, state: DunningState, subscription_ids: set[str]) -> 
 
 
 def _resolve(deps: Dunning, state: DunningState, invoice: Invoice | None, now: datetime) -> DunningOutcome:
-    paid = invoice is not None and invoice.status == "paid"
+    # Paid, or voided (nothing is owed on it any more: Stripe's rule too), the subscriptions go back
+    # to active; written off as uncollectible, the debt stays and so does past_due.
+    settled = invoice is not None and invoice.status in ("paid", "void")
     held: set[str] = set()
-    if paid:
+    if settled:
         # Back to active, unless another invoice of the subscription is still in dunning.
         held = _still_dunned(deps, state)
         _recover(deps, state, set(state.subscription_ids) - held)
