@@ -6,6 +6,7 @@ fed the messages it enqueued. Exactly one invoice per customer and boundary, wha
 
 from __future__ import annotations
 
+import secrets
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +26,7 @@ from tests.integration.billing_helpers import (
     send_usage,
     sqs_event,
     subscribe,
+    uid,
     work,
 )
 
@@ -224,3 +226,67 @@ def test_dry_run_previews_without_creating(call, admin_key, app_env, queues):
         status, _, got = call("GET", f"/v1/billing-runs/{run['id']}", key=admin_key)
         assert (got["issued"], got["jobs_enqueued"], got["jobs_pending"]) == (1, 1, 0), got
         assert got["status"] == "completed"
+
+
+def test_a_draft_held_for_a_missing_address_is_taxed_once_the_address_is_known(call, admin_key, queues):
+    """Priced while the customer had no address, the cycle draft carries no tax and is held; with the
+    address added, finalizing taxes it as a fresh draft would be (coupon kept, not applied twice)."""
+    from tests.integration.invoice_helpers import make_tax_rate
+
+    region = f"Q{secrets.token_hex(1).upper()}"  # tax rates are account-wide: a region of our own
+    rate = make_tax_rate(  # other tests' national AQ rates do not apply in this region
+        call, admin_key, percentage="8.25", state=region, display_name="Sales tax", replaces_national=True
+    )
+    code = f"TENOFF{uid()}".upper()
+    status, _, _ = call(
+        "POST", "/v1/coupons", key=admin_key,
+        json_body={"code": code, "percent_off": "10", "duration": "forever"},
+    )  # fmt: skip
+    assert status == 201
+    plan = make_plan(call, admin_key, amount=10_000, pay_in_advance=True)
+    start = at(3, 1, y=2034)
+    with frozen(start + timedelta(minutes=1)) as clock:
+        customer = make_customer(call, admin_key, address=None)
+        subscribe(
+            call, admin_key, customer["id"], plan["code"], start_date=start.isoformat(), coupons=[code],
+            collection_method="send_invoice", days_until_due=30,
+        )  # fmt: skip
+        work(jobs_of_run(clock.now()))
+        [draft] = call("GET", f"/v1/invoices?customer={customer['id']}", key=admin_key)[2]["data"]
+        assert (draft["subtotal"], draft["discount"], draft["tax"], draft["total"]) == (
+            10_000,
+            1_000,
+            0,
+            9_000,
+        )
+        assert [r["code"] for r in draft["hold_reasons"]] == ["missing_address"]
+
+        status, _, body = call("POST", f"/v1/invoices/{draft['id']}/finalize", key=admin_key)
+        assert status == 409 and body["error"]["code"] == "invoice_held", body
+
+        status, _, _ = call(
+            "PATCH", f"/v1/customers/{customer['id']}", key=admin_key,
+            json_body={"address": {"country": "AQ", "state": region, "postal_code": "1"}},
+        )  # fmt: skip
+        assert status == 200
+        status, _, final = call("POST", f"/v1/invoices/{draft['id']}/finalize", key=admin_key)
+        assert status == 200 and final["status"] == "open", final
+        # 8.25% of (10,000 − 1,000) = 742.5 → 743 (half-up, once)
+        assert (final["subtotal"], final["discount"], final["tax"], final["total"]) == (
+            10_000,
+            1_000,
+            743,
+            9_743,
+        )
+        assert final["amount_due"] == 9_743 and final["hold_reasons"] == []
+        [line] = final["lines"]["data"] if isinstance(final["lines"], dict) else final["lines"]
+        assert line["tax_rates"] == [rate["id"]]
+        assert [(t["rate_id"], t["amount"]) for t in line["taxes"]] == [(rate["id"], 743)]
+        assert [(t["rate_id"], t["taxable_amount"], t["amount"]) for t in final["taxes"]] == [
+            (rate["id"], 9_000, 743)
+        ]
+
+
+def jobs_of_run(now: datetime) -> list[dict[str, object]]:
+    run_billing(now)
+    return receive_all()

@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from billing import rating
 from billing.models.catalog import Coupon, Metric, Plan, PlanCharge
 from billing.models.catalog import TaxRate as CatalogTaxRate
@@ -381,9 +383,9 @@ def test_upgrade_prorations_go_on_the_next_invoice_once():
     assert amounts(invoices[1][1]) == [("fixed_fee", 6200)]  # March: no proration again
 
 
-def test_a_subscription_coupon_discounts_the_old_plans_proration_too():
+def upgraded_with_coupon() -> tuple[Subscription, dict[tuple[str, int], Plan], Coupon]:
+    """Basic (3100, arrears) with a 10 % forever coupon, upgraded to Pro (6200) on Jan 20."""
     basic, pro = plan("basic", amount=3100), plan("pro", amount=6200)
-    plans = keyed(basic, pro)
     c = coupon("TENOFF", percent_off=Decimal(10), duration="forever")
     sub = subscribe([basic], discounts=[Discount(coupon_code="TENOFF")])
     item = sub.items[0]
@@ -392,6 +394,11 @@ def test_a_subscription_coupon_discounts_the_old_plans_proration_too():
     )
     changed = item.model_copy(update={"plan_code": "pro", "fixed_fee_paid_through": item.current_period_end})
     sub = sub.model_copy(update={"items": [changed], "pending_prorations": prorations})
+    return sub, keyed(basic, pro), c
+
+
+def test_a_subscription_coupon_discounts_the_old_plans_proration_too():
+    sub, plans, c = upgraded_with_coupon()
     _, invoices = bill(sub, plans, up_to=at(2027, 2, 1), coupons={"TENOFF": c})
     feb = invoices[0][1]
     # used Basic 1900 + remaining Pro 2400 = 4300; the coupon (no applies_to) takes 10 % of every
@@ -566,3 +573,41 @@ def test_a_late_run_catches_up_one_invoice_per_boundary():
     _sub, invoices = bill(subscribe([p]), keyed(p), up_to=at(2027, 12, 15))  # a year of missed runs
     assert [b.month for b, _ in invoices] == list(range(1, 13))
     assert sum(d.totals.total for _, d in invoices) == 12 * 1000
+
+
+@pytest.mark.parametrize("inclusive", [False, True])
+def test_a_draft_priced_without_tax_is_taxed_later_as_a_fresh_draft_would_be(inclusive: bool) -> None:
+    """The missing-address hold: priced with no address, taxed at finalization once it is known. Line
+    amounts and coupons do not depend on tax, so the re-taxed draft equals one priced with the tax."""
+    sub, plans, c = upgraded_with_coupon()
+    catalog = [
+        CatalogTaxRate(
+            id="eu_de_vat_standard", display_name="USt", percentage=Decimal(19), country="DE",
+            inclusive=inclusive, created_at=T0, updated_at=T0,
+        )
+    ]  # fmt: skip
+    before, after = customer(), customer(address=Address(country="DE"))
+    tax = drafts.tax_setup_for(after, seller_country="DE", catalog_rates=catalog)
+    assert tax.inclusive is inclusive
+
+    def invoice(who: Customer, setup: drafts.TaxSetup) -> Any:
+        _, [(boundary, draft)] = bill(sub, plans, up_to=at(2027, 2, 1), coupons={"TENOFF": c}, tax=setup)
+        return drafts.build_invoice(
+            invoice_id="in_1", customer=who, draft=draft, subscriptions=[sub], billing_date=boundary,
+            now=T0, finalize_after=None, tax=setup,
+        )  # fmt: skip
+
+    untaxed = invoice(before, drafts.NO_TAX)
+    assert drafts.priced_without_tax(untaxed)
+    assert [h["code"] for h in untaxed.hold_reasons] == ["missing_address"]
+    assert (untaxed.tax, untaxed.total) == (0, 3870)
+
+    taxed = drafts.retax_draft(untaxed, tax, credit_balance=0, now=at(2027, 2, 2))
+    fresh = invoice(after, tax)
+    same = {"lines", "taxes", "tax", "total", "subtotal", "discount", "amount_due", "legal_mentions"}
+    assert taxed.model_dump(include=same) == fresh.model_dump(include=same)
+    assert taxed.hold_reasons == [] and taxed.version == untaxed.version + 1
+    assert not drafts.priced_without_tax(taxed)
+    # 19 % on 3870 after the coupon: exclusive 735.3 → 735 on top; inclusive 3870 × 19/119 = 617.9 → 618 inside
+    assert (taxed.tax, taxed.total) == ((0, 3870) if inclusive else (735, 4605))
+    assert sum(t.amount for t in taxed.taxes) == (618 if inclusive else 735)

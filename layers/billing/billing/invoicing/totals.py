@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from billing.discounts import AppliedCoupon, CouponResult, DiscountLine, apply_discounts
+from billing.discounts import AppliedCoupon, CouponResult, DiscountLine, DiscountResult, apply_discounts
 from billing.errors import CurrencyMismatch, ValidationFailed
 from billing.money import normalize_currency, round_minor, to_decimal
 from billing.tax.calculate import LineTax, RateTotal, TaxableLine, compute_taxes
@@ -162,6 +162,20 @@ def _check_credit(credit_balance: object) -> int:
     return credit_balance
 
 
+def _fixed(lines: Sequence[PricedLine], fixed: Mapping[str, int]) -> DiscountResult:
+    per_line = {line.id: int(fixed.get(line.id, 0)) for line in lines}
+    unknown = set(fixed) - set(per_line)
+    if unknown:
+        raise ValidationFailed(f"discounts for unknown lines {sorted(unknown)}", code="invalid_discount")
+    for line in lines:
+        if not 0 <= per_line[line.id] <= max(line.amount_minor, 0):
+            raise ValidationFailed(
+                f"line {line.id}: a discount must be between 0 and the line's amount",
+                code="invalid_discount",
+            )
+    return DiscountResult(total=sum(per_line.values()), lines=per_line, coupons=[])
+
+
 def compute_totals(
     *,
     currency: str,
@@ -169,8 +183,13 @@ def compute_totals(
     coupons: Sequence[AppliedCoupon] = (),
     credit_balance: int = 0,
     tax_rates: Mapping[str, TaxRate] | None = None,
+    fixed_discounts: Mapping[str, int] | None = None,
 ) -> InvoiceTotals:
-    """The invoice's numbers, in the one order: lines → discounts → tax → credits → amount due."""
+    """The invoice's numbers, in the one order: lines → discounts → tax → credits → amount due.
+
+    ``fixed_discounts`` (line id → discount, instead of ``coupons``) re-totals lines whose coupons
+    were applied already, e.g. a draft priced again with the customer's tax now known: the coupons'
+    state moved on when the draft was made, so they are not applied twice."""
     code = normalize_currency(currency)
     _check_lines(lines, code)
     balance = _check_credit(credit_balance)
@@ -179,11 +198,16 @@ def compute_totals(
     subtotal = sum(line.amount_minor for line in lines)
 
     # 2. discounts
-    discounts = apply_discounts(
-        [DiscountLine(line.id, line.amount_minor, line.plan_code, line.metric_code) for line in lines],
-        coupons,
-        currency=code,
-    )
+    if fixed_discounts is not None:
+        if coupons:
+            raise ValueError("coupons and fixed_discounts are exclusive")
+        discounts = _fixed(lines, fixed_discounts)
+    else:
+        discounts = apply_discounts(
+            [DiscountLine(line.id, line.amount_minor, line.plan_code, line.metric_code) for line in lines],
+            coupons,
+            currency=code,
+        )
 
     # 3. tax, on the amounts after discounts
     taxable = [

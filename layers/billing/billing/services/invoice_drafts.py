@@ -49,7 +49,7 @@ from typing import Any
 from billing import metering, rating
 from billing.discounts import AppliedCoupon, AppliesTo, CouponResult, parse_coupon
 from billing.errors import ValidationFailed
-from billing.invoicing.totals import InvoiceTotals, PricedLine, compute_totals
+from billing.invoicing.totals import InvoiceTotals, LineTotal, PricedLine, compute_totals
 from billing.models.catalog import Coupon, Metric, Plan
 from billing.models.catalog import TaxRate as CatalogTaxRate
 from billing.models.customers import Customer
@@ -578,18 +578,22 @@ class DraftResult:
 
     @property
     def taxes(self) -> list[TaxTotal]:
-        return [
-            TaxTotal(
-                rate_id=t.rate_id,
-                display_name=t.name,
-                percentage=_text(t.percentage),
-                inclusive=t.inclusive,
-                taxable_amount=t.taxable_amount,
-                amount=t.amount,
-                legal_mention=t.legal_mention,
-            )
-            for t in self.totals.taxes
-        ]
+        return _tax_totals(self.totals)
+
+
+def _tax_totals(totals: InvoiceTotals) -> list[TaxTotal]:
+    return [
+        TaxTotal(
+            rate_id=t.rate_id,
+            display_name=t.name,
+            percentage=_text(t.percentage),
+            inclusive=t.inclusive,
+            taxable_amount=t.taxable_amount,
+            amount=t.amount,
+            legal_mention=t.legal_mention,
+        )
+        for t in totals.taxes
+    ]
 
 
 UsageEvents = Mapping[str, Sequence[metering.EventInput]]
@@ -1081,7 +1085,20 @@ def _proration_line(
     )
 
 
-def _invoice_line(line: _Line, total: Any) -> InvoiceLine:
+def _line_taxes(total: LineTotal) -> list[LineTax]:
+    return [
+        LineTax(
+            rate_id=t.rate_id,
+            percentage=_text(t.percentage),
+            amount=t.amount,
+            inclusive=t.inclusive,
+            legal_mention=t.legal_mention,
+        )
+        for t in total.taxes
+    ]
+
+
+def _invoice_line(line: _Line, total: LineTotal) -> InvoiceLine:
     priced = line.priced
     return InvoiceLine(
         id=priced.id,
@@ -1092,16 +1109,7 @@ def _invoice_line(line: _Line, total: Any) -> InvoiceLine:
         amount=priced.amount_minor,
         amount_exact=_text(priced.amount) if priced.amount else "0",
         discount=total.discount,
-        taxes=[
-            LineTax(
-                rate_id=t.rate_id,
-                percentage=_text(t.percentage),
-                amount=t.amount,
-                inclusive=t.inclusive,
-                legal_mention=t.legal_mention,
-            )
-            for t in total.taxes
-        ],
+        taxes=_line_taxes(total),
         tax_rate_ids=list(priced.tax_rate_ids),
         tax_inclusive=priced.tax_inclusive,
         period_start=line.period.start if line.period else None,
@@ -1139,6 +1147,72 @@ def draft_holds(customer: Customer, *, collection_method: str, tax: TaxSetup) ->
             }
         )
     return holds
+
+
+def priced_without_tax(invoice: Invoice) -> bool:
+    """A cycle draft priced while the customer's tax could not be determined (no address): held
+    ``missing_address``, no line carries a tax rate."""
+    return (
+        invoice.status == "draft"
+        and invoice.origin == "subscription"
+        and any(h.get("code") == "missing_address" for h in invoice.hold_reasons)
+        and not any(line.tax_rate_ids or line.taxes for line in invoice.lines)
+    )
+
+
+def retax_draft(invoice: Invoice, tax: TaxSetup, *, credit_balance: int, now: datetime) -> Invoice:
+    """The draft's lines taxed as ``tax`` says (the customer's treatment now), amounts and
+    discounts unchanged: what pricing the draft today would give, as line amounts and coupons do not
+    depend on tax. Totals through ``compute_totals`` (the coupons are not applied twice)."""
+    priced = [
+        PricedLine(
+            id=line.id,
+            description=line.description,
+            currency=invoice.currency,
+            quantity=Decimal(line.quantity),
+            amount=Decimal(line.amount_exact),
+            amount_minor=line.amount,
+            tax_rate_ids=tax.rate_ids,
+            tax_inclusive=tax.inclusive,
+            plan_code=line.plan_code,
+            metric_code=line.metric_code,
+        )
+        for line in invoice.lines
+    ]
+    totals = compute_totals(
+        currency=invoice.currency,
+        lines=priced,
+        credit_balance=credit_balance,
+        tax_rates=tax.rates or None,
+        fixed_discounts={line.id: line.discount for line in invoice.lines},
+    )
+    assert (totals.subtotal, totals.discount) == (invoice.subtotal, invoice.discount)
+    lines = [
+        line.model_copy(
+            update={
+                "tax_rate_ids": list(tax.rate_ids),
+                "tax_inclusive": tax.inclusive,
+                "taxes": _line_taxes(total),
+            }
+        )
+        for line, total in zip(invoice.lines, totals.lines, strict=True)
+    ]
+    return invoice.model_copy(
+        update={
+            "lines": lines,
+            "taxes": _tax_totals(totals),
+            "tax": totals.tax_exclusive,
+            "total": totals.total,
+            "credit_applied": totals.credit_applied,
+            "credit_created": totals.credit_created,
+            "amount_due": totals.amount_due,
+            "amount_remaining": totals.amount_due,
+            "legal_mentions": list(totals.legal_mentions),
+            "hold_reasons": [h for h in invoice.hold_reasons if h.get("code") != "missing_address"],
+            "updated_at": now,
+            "version": invoice.version + 1,
+        }
+    )
 
 
 def build_invoice(

@@ -53,6 +53,7 @@ from billing.repositories.invoices import (
 )
 from billing.repositories.payments import PaymentRepository, pending_payment_put
 from billing.repositories.transactions import timestamp
+from billing.services import invoice_drafts as drafts
 from billing.services import journal, numbering
 from billing.services.tax_rates import as_tax_rate, ensure_default_tax_rates
 from billing.tax import REVERSE_CHARGE_RATE_ID, default_rates
@@ -101,6 +102,8 @@ class Invoicing:
     payment_method_check: PaymentMethodCheck = field(default=has_payment_method)
     payments_queue: NotificationSink | None = None
     """PaymentAttempts: an open ``charge_automatically`` invoice's collection job is sent here."""
+    seller_country: str | None = None
+    """To tax at finalization a cycle draft priced while the customer had no address."""
 
 
 def invoicing_from_settings(settings: Any) -> Invoicing:
@@ -125,6 +128,7 @@ def invoicing_from_settings(settings: Any) -> Invoicing:
         queue=queue,
         numbering=settings.invoice_numbering,
         account_prefix=settings.invoice_account_prefix,
+        seller_country=settings.seller_country,
     )
 
 
@@ -587,14 +591,15 @@ def finalize_invoice(deps: Invoicing, invoice_id: str, *, actor: str) -> Finaliz
                 param="invoice_id",
             )
         customer = deps.customers.get(invoice.customer_id)
+        current = _taxed_now(deps, invoice, customer)
         reasons = pre_send_checks(
-            invoice,
+            current,
             customer,
-            rates=_rates_of_invoice(deps, invoice),
+            rates=_rates_of_invoice(deps, current),
             payment_method_check=deps.payment_method_check,
         )
         if reasons:
-            held = _hold_invoice(deps, invoice, reasons)
+            held = _hold_invoice(deps, invoice, reasons, current=current)
             if held is None:
                 backoff(attempt)
                 continue
@@ -602,12 +607,12 @@ def finalize_invoice(deps: Invoicing, invoice_id: str, *, actor: str) -> Finaliz
         assert customer is not None
         now = clock.now()
         balance = deps.invoices.credit_balance(customer.id, invoice.currency)
-        credit_applied = min(balance, invoice.total) if invoice.total > 0 else 0
-        amount_due = invoice.total - credit_applied
+        credit_applied = min(balance, current.total) if current.total > 0 else 0
+        amount_due = current.total - credit_applied
         paid = amount_due == 0
         sequence = numbering.sequence_for(customer, mode=deps.numbering, account_prefix=deps.account_prefix)
         previous = deps.invoices.read_counter(sequence.scope)
-        new = invoice.model_copy(
+        new = current.model_copy(
             update={
                 "status": "paid" if paid else "open",
                 "number": sequence.format(previous + 1),
@@ -672,13 +677,45 @@ def finalize_invoice(deps: Invoicing, invoice_id: str, *, actor: str) -> Finaliz
     )
 
 
-def _hold_invoice(deps: Invoicing, invoice: Invoice, reasons: list[dict[str, str]]) -> Invoice | None:
-    """Store the reasons (if they changed); None when the invoice changed meanwhile (retry)."""
+def _taxed_now(deps: Invoicing, invoice: Invoice, customer: Customer | None) -> Invoice:
+    """A cycle draft priced without tax (the customer had no address) taxed as the customer is now,
+    once the address is there (or the customer is no longer taxable); otherwise the draft as is."""
+    if customer is None or not drafts.priced_without_tax(invoice):
+        return invoice
+    if customer.tax_status == "taxable" and customer.address is None:
+        return invoice
+    if deps.seller_country:
+        rates: list[TaxRate] = []
+        cursor: dict[str, Any] | None = None
+        while True:
+            page, cursor = deps.tax_rates.list(limit=100, cursor=cursor)
+            rates += page
+            if not cursor:
+                break
+        tax = drafts.tax_setup_for(customer, seller_country=deps.seller_country, catalog_rates=rates)
+    else:
+        tax = drafts.NO_TAX
+    taxed = drafts.retax_draft(
+        invoice,
+        tax,
+        credit_balance=deps.invoices.credit_balance(customer.id, invoice.currency),
+        now=clock.now(),
+    )
+    logger.info("draft taxed at finalization", invoice_id=invoice.id, treatment=tax.treatment, tax=taxed.tax)
+    return taxed
+
+
+def _hold_invoice(
+    deps: Invoicing, invoice: Invoice, reasons: list[dict[str, str]], *, current: Invoice | None = None
+) -> Invoice | None:
+    """Store the reasons (and ``current``, the draft taxed since, if it was); None when the invoice
+    changed meanwhile (retry)."""
     logger.info("invoice held", invoice_id=invoice.id, reasons=[r["code"] for r in reasons])
     metrics.add_metric(name="InvoicesHeld", unit="Count", value=1)
-    if reasons == invoice.hold_reasons:
+    base = current or invoice
+    if reasons == invoice.hold_reasons and base is invoice:
         return invoice
-    new = invoice.model_copy(
+    new = base.model_copy(
         update={"hold_reasons": reasons, "updated_at": clock.now(), "version": invoice.version + 1}
     )
     try:
