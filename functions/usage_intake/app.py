@@ -6,6 +6,7 @@ Events are idempotent by (customer, id): the first write of an id wins, a repeat
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -26,6 +27,7 @@ from billing.services import usage as service
 from billing.settings import get_settings
 
 MAX_BATCH = 1000
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
 ANSWER_RESERVE_SECONDS = 1.0  # stop retrying writes this long before the function's timeout
 
 settings = get_settings()
@@ -74,13 +76,14 @@ class EventResultOut(BaseModel):
         default=False, description="True for storage_unavailable: resend the event as is."
     )
 
-    @classmethod
-    def of(cls, o: EventOutcome) -> EventResultOut:
-        # built from an EventOutcome, already valid: no second validation (1,000 per batch)
-        return cls.model_construct(
-            index=o.index, id=o.id, status=o.status, code=o.code, param=o.param, message=o.message,
-            retryable=o.retryable,
-        )  # fmt: skip
+    @staticmethod
+    def plain(o: EventOutcome) -> dict[str, Any]:
+        """The same fields as a plain dict: the answer to 1,000 events is encoded in one C pass,
+        not through 1,000 models (see post_batch)."""
+        return {
+            "index": o.index, "id": o.id, "status": o.status.value, "code": o.code, "param": o.param,
+            "message": o.message, "retryable": o.retryable,
+        }  # fmt: skip
 
 
 class BatchOut(BaseModel):
@@ -140,7 +143,18 @@ def post_event() -> EventOut:
     return EventOut(id=outcome.id, status=outcome.status)
 
 
-@app.post("/v1/events/batch", status_code=202, tags=["usage"], summary="Send up to 1,000 usage events")
+@app.post(
+    "/v1/events/batch",
+    status_code=202,
+    tags=["usage"],
+    summary="Send up to 1,000 usage events",
+    responses={
+        202: {
+            "description": "One result per event, in order: accepted, duplicate or rejected (with code and field).",
+            "content": {content_types.APPLICATION_JSON: {"model": BatchOut}},
+        }
+    },
+)
 def post_batch() -> Response[str]:
     body = json_body(app.current_event.decoded_body)
     events = body.get("events") if isinstance(body, dict) else None
@@ -161,14 +175,16 @@ def post_batch() -> Response[str]:
             "No event could be stored (storage throttled or unavailable); resend the batch.",
             code=STORAGE_UNAVAILABLE,
         )
-    out = BatchOut(
-        accepted=accepted,
-        duplicates=sum(o.status is EventStatus.DUPLICATE for o in outcomes),
-        rejected=sum(o.status is EventStatus.REJECTED for o in outcomes),
-        results=[EventResultOut.of(o) for o in outcomes],
-    )
-    # Serialized here in one pass (a 1,000-event answer through the generic encoder costs more than storing it).
-    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=out.model_dump_json())
+    out = {
+        "object": "event_batch",
+        "accepted": accepted,
+        "duplicates": sum(o.status is EventStatus.DUPLICATE for o in outcomes),
+        "rejected": sum(o.status is EventStatus.REJECTED for o in outcomes),
+        "results": [EventResultOut.plain(o) for o in outcomes],
+    }
+    # BatchOut's shape (tests/integration/test_usage_intake.py validates answers against it), encoded
+    # here in one pass: 1,000 results through models or the generic encoder cost more than storing them.
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=_COMPACT.encode(out))
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

@@ -141,12 +141,13 @@ def loads(text: str | bytes) -> Any:
 
 _encode_string = json.encoder.encode_basestring_ascii
 _PLAIN = frozenset({str, int, bool, type(None)})
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # built once: json.dumps(...) builds one per call
 
 
 def dumps_scalars(properties: Mapping[str, Scalar]) -> str:
     """A flat object of scalars as compact JSON; Decimals are written as the numbers they are."""
     if all(type(v) in _PLAIN for v in properties.values()):
-        return json.dumps(properties, separators=(",", ":"))  # the C encoder: same text, faster
+        return _COMPACT.encode(properties)  # the C encoder: same text, faster
     parts = []
     for name, value in properties.items():
         if value is None:
