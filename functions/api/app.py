@@ -103,6 +103,7 @@ PERMISSIONS = {
     "GET /v1/invoices": READERS,
     "POST /v1/invoices": WRITERS,
     "GET /v1/invoices/{invoice_id}": READERS,
+    "DELETE /v1/invoices/{invoice_id}": WRITERS,
     "GET /v1/invoices/{invoice_id}/lines": READERS,
     "POST /v1/invoices/{invoice_id}/finalize": WRITERS,
     "POST /v1/invoices/{invoice_id}/void": WRITERS,

@@ -290,3 +290,16 @@ def test_a_draft_held_for_a_missing_address_is_taxed_once_the_address_is_known(c
 def jobs_of_run(now: datetime) -> list[dict[str, object]]:
     run_billing(now)
     return receive_all()
+
+
+def test_a_cycle_draft_cannot_be_deleted(call, admin_key, queues):
+    plan = make_plan(call, admin_key, amount=2_000, pay_in_advance=True)
+    start = at(4, 1, y=2034)
+    with frozen(start + timedelta(minutes=1)) as clock:
+        customer = make_customer(call, admin_key)
+        subscribe(call, admin_key, customer["id"], plan["code"], start_date=start.isoformat())
+        work(jobs_of_run(clock.now()))
+        [draft] = call("GET", f"/v1/invoices?customer={customer['id']}", key=admin_key)[2]["data"]
+        status, _, body = call("DELETE", f"/v1/invoices/{draft['id']}", key=admin_key)
+        assert status == 409 and body["error"]["code"] == "invoice_from_subscription", body
+        assert call("GET", f"/v1/invoices/{draft['id']}", key=admin_key)[2]["status"] == "draft"

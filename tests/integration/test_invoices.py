@@ -465,3 +465,31 @@ def test_a_failed_enqueue_is_retried_by_the_finalizer(call, admin_key, app_env, 
     assert {"kind": "invoice_finalized", "invoice_id": invoice_id} in sent
     assert invoice_id not in {p["subject_id"] for p in invoicing.invoices.pending_notifications()}
     assert invoicing.invoices.get(invoice_id).notification_pending is False
+
+
+def test_a_one_off_draft_can_be_deleted_a_finalized_invoice_cannot(call, admin_key):
+    customer = make_customer(call, admin_key)
+    draft = one_off(call, admin_key, customer)
+    assert draft["status"] == "draft"
+
+    _, _, ro = call("POST", "/v1/api-keys", key=admin_key, json_body={"name": "ro", "role": "read_only"})
+    status, _, body = call("DELETE", f"/v1/invoices/{draft['id']}", key=ro["key"])
+    assert status == 403, body
+
+    status, _, body = call("DELETE", f"/v1/invoices/{draft['id']}", key=admin_key)
+    assert status == 200 and body == {"object": "invoice", "id": draft["id"], "deleted": True}, body
+    status, _, body = call("GET", f"/v1/invoices/{draft['id']}", key=admin_key)
+    assert status == 404 and body["error"]["code"] == "invoice_not_found"
+    status, _, body = call("DELETE", f"/v1/invoices/{draft['id']}", key=admin_key)
+    assert status == 404 and body["error"]["code"] == "invoice_not_found"
+    status, _, listed = call("GET", f"/v1/invoices?customer={customer['id']}", key=admin_key)
+    assert status == 200 and listed["data"] == []
+
+    issued = one_off(call, admin_key, customer, auto_finalize=True)
+    assert issued["status"] == "open"
+    status, _, body = call("DELETE", f"/v1/invoices/{issued['id']}", key=admin_key)
+    assert status == 409 and (body["error"]["code"], body["error"]["param"]) == (
+        "invoice_not_draft",
+        "invoice_id",
+    )
+    assert get_invoice(call, admin_key, issued["id"])["status"] == "open"

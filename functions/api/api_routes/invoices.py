@@ -331,6 +331,22 @@ def finalize_invoice(invoice_id: InvoiceId) -> InvoiceOut:
     return InvoiceOut.of(result.invoice)
 
 
+class DeletedInvoiceOut(BaseModel):
+    object: str = "invoice"
+    id: str
+    deleted: bool = True
+
+
+@router.delete(
+    "/v1/invoices/<invoice_id>",
+    tags=["invoices"],
+    summary="Delete a one-off draft invoice (a finalized one is voided instead)",
+)
+def delete_invoice(invoice_id: InvoiceId) -> DeletedInvoiceOut:
+    invoice = service.delete_draft(deps(), invoice_id, actor=_actor())
+    return DeletedInvoiceOut(id=invoice.id)
+
+
 @router.post("/v1/invoices/<invoice_id>/void", tags=["invoices"], summary="Void a finalized invoice")
 def void_invoice(invoice_id: InvoiceId) -> InvoiceOut:
     invoice = service.void_invoice(deps(), invoice_id, actor=_actor())

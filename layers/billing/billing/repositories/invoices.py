@@ -312,6 +312,24 @@ class InvoiceRepository:
             reasons=["invoice", *(["other"] * len(extra_actions))],
         )
 
+    def delete_draft(self, current: Invoice) -> None:
+        """Delete a draft still as read (same version, still ``draft``): its only item. Raises
+        ``InvoiceWriteConflict("invoice")`` if it changed meanwhile."""
+        assert current.status == "draft"
+        from botocore.exceptions import ClientError
+
+        try:
+            self._table.delete_item(
+                Key=keys.invoice(current.id),
+                ConditionExpression="attribute_exists(pk) AND #version = :version AND #status = :draft",
+                ExpressionAttributeNames={"#version": "version", "#status": "status"},
+                ExpressionAttributeValues={":version": current.version, ":draft": "draft"},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise InvoiceWriteConflict("invoice") from exc
+            raise
+
     def write(self, actions: Sequence[dict[str, Any]], *, reasons: Sequence[str]) -> None:
         """One transaction; on a failed condition raise ``InvoiceWriteConflict(reasons[i])``."""
         try:

@@ -804,6 +804,40 @@ def _refuse(invoice: Invoice, status: str, code: str, message: str) -> None:
         raise Conflict(message.format(id=invoice.id), code=code, param="invoice_id")
 
 
+def delete_draft(deps: Invoicing, invoice_id: str, *, actor: str) -> Invoice:
+    """Delete a one-off draft (never numbered, never sent: nothing refers to it). A cycle draft is
+    not deleted: its subscription's period is recorded as billed by it; finalize it, then void it
+    or credit it. Returns the invoice as it was."""
+    for attempt in range(MAX_ATTEMPTS):
+        invoice = get_invoice(deps, invoice_id)
+        if invoice.status != "draft":
+            raise Conflict(
+                f"invoice {invoice.id} is {invoice.status}: only a draft can be deleted (void it instead)",
+                code="invoice_not_draft",
+                param="invoice_id",
+            )
+        if invoice.origin != "one_off":
+            raise Conflict(
+                f"invoice {invoice.id} bills subscription periods: finalize it, then void it or issue a "
+                "credit note",
+                code="invoice_from_subscription",
+                param="invoice_id",
+            )
+        try:
+            deps.invoices.delete_draft(invoice)
+        except InvoiceWriteConflict:
+            backoff(attempt)
+            continue
+        logger.info("draft invoice deleted", invoice_id=invoice.id, customer_id=invoice.customer_id, by=actor)
+        metrics.add_metric(name="InvoiceDraftsDeleted", unit="Count", value=1)
+        return invoice
+    raise Conflict(
+        f"invoice {invoice_id} is being changed concurrently; retry",
+        code="concurrent_update",
+        param="invoice_id",
+    )
+
+
 def void_invoice(deps: Invoicing, invoice_id: str, *, actor: str) -> Invoice:
     """Cancel a finalized invoice that should never have been issued (its number stays used)."""
 
