@@ -318,6 +318,10 @@ class Accumulator(ABC):
             self.period = _period(period_start, period_end)
         self._field = self.definition.field or ""
         self._filters = self.definition.filters
+        self._start()
+
+    def _start(self) -> None:  # noqa: B027 - a hook, empty by default
+        """Set up the folding state (called once the definition and period are set)."""
 
     def add(self, event: EventInput) -> None:
         timestamp, properties = _parts(event)
@@ -358,14 +362,7 @@ class Accumulator(ABC):
 class CountAccumulator(Accumulator):
     aggregation = "count"
 
-    def __init__(
-        self,
-        definition: Mapping[str, object] | AggregationDefinition,
-        *,
-        period_start: datetime | None = None,
-        period_end: datetime | None = None,
-    ) -> None:
-        super().__init__(definition, period_start=period_start, period_end=period_end)
+    def _start(self) -> None:
         self._count = 0
 
     def _fold(self, timestamp: object, properties: Mapping[str, Any]) -> None:
@@ -383,14 +380,7 @@ class CountAccumulator(Accumulator):
 class SumAccumulator(Accumulator):
     aggregation = "sum"
 
-    def __init__(
-        self,
-        definition: Mapping[str, object] | AggregationDefinition,
-        *,
-        period_start: datetime | None = None,
-        period_end: datetime | None = None,
-    ) -> None:
-        super().__init__(definition, period_start=period_start, period_end=period_end)
+    def _start(self) -> None:
         self._integers = 0  # integer values are summed as Python ints: exact and fast
         self._decimals = _ZERO
 
@@ -422,14 +412,7 @@ class SumAccumulator(Accumulator):
 class MaxAccumulator(Accumulator):
     aggregation = "max"
 
-    def __init__(
-        self,
-        definition: Mapping[str, object] | AggregationDefinition,
-        *,
-        period_start: datetime | None = None,
-        period_end: datetime | None = None,
-    ) -> None:
-        super().__init__(definition, period_start=period_start, period_end=period_end)
+    def _start(self) -> None:
         self._best: Number | None = None
 
     def _fold(self, timestamp: object, properties: Mapping[str, Any]) -> None:
@@ -452,14 +435,7 @@ class UniqueCountAccumulator(Accumulator):
 
     aggregation = "unique_count"
 
-    def __init__(
-        self,
-        definition: Mapping[str, object] | AggregationDefinition,
-        *,
-        period_start: datetime | None = None,
-        period_end: datetime | None = None,
-    ) -> None:
-        super().__init__(definition, period_start=period_start, period_end=period_end)
+    def _start(self) -> None:
         self._seen: set[str] = set()
 
     def _fold(self, timestamp: object, properties: Mapping[str, Any]) -> None:
@@ -489,14 +465,7 @@ class LatestAccumulator(Accumulator):
 
     aggregation = "latest"
 
-    def __init__(
-        self,
-        definition: Mapping[str, object] | AggregationDefinition,
-        *,
-        period_start: datetime | None = None,
-        period_end: datetime | None = None,
-    ) -> None:
-        super().__init__(definition, period_start=period_start, period_end=period_end)
+    def _start(self) -> None:
         self._at: datetime | None = None
         self._value: Number = 0
 

@@ -50,6 +50,7 @@ from billing.repositories.subscriptions import SubscriptionRepository
 from billing.repositories.transactions import TransactionConflict
 from billing.repositories.usage import UsageRepository
 from billing.services import invoice_drafts as drafts
+from billing.services.tax_rates import all_tax_rates
 from billing.settings import Settings
 
 MAX_BOUNDARIES_PER_JOB = 24
@@ -167,14 +168,7 @@ class Catalog:
 
     def tax_for(self, customer: Customer) -> drafts.TaxSetup:
         if self._tax_rates is None:
-            rates: list[CatalogTaxRate] = []
-            cursor: dict[str, Any] | None = None
-            while True:
-                page, cursor = self._billing.tax_rates.list(limit=100, cursor=cursor)
-                rates += page
-                if not cursor:
-                    break
-            self._tax_rates = rates
+            self._tax_rates = all_tax_rates(self._billing.tax_rates)
         if not self._billing.seller_country:
             return drafts.NO_TAX
         return drafts.tax_setup_for(

@@ -55,7 +55,7 @@ from billing.repositories.payments import PaymentRepository, pending_payment_put
 from billing.repositories.transactions import timestamp
 from billing.services import invoice_drafts as drafts
 from billing.services import journal, numbering
-from billing.services.tax_rates import as_tax_rate, ensure_default_tax_rates
+from billing.services.tax_rates import all_tax_rates, as_tax_rate, ensure_default_tax_rates
 from billing.tax import REVERSE_CHARGE_RATE_ID, default_rates
 from billing.tax import TaxRate as CoreTaxRate
 
@@ -684,17 +684,13 @@ def _taxed_now(deps: Invoicing, invoice: Invoice, customer: Customer | None) -> 
         return invoice
     if customer.tax_status == "taxable" and customer.address is None:
         return invoice
-    if deps.seller_country:
-        rates: list[TaxRate] = []
-        cursor: dict[str, Any] | None = None
-        while True:
-            page, cursor = deps.tax_rates.list(limit=100, cursor=cursor)
-            rates += page
-            if not cursor:
-                break
-        tax = drafts.tax_setup_for(customer, seller_country=deps.seller_country, catalog_rates=rates)
-    else:
-        tax = drafts.NO_TAX
+    tax = (
+        drafts.tax_setup_for(
+            customer, seller_country=deps.seller_country, catalog_rates=all_tax_rates(deps.tax_rates)
+        )
+        if deps.seller_country
+        else drafts.NO_TAX
+    )
     taxed = drafts.retax_draft(
         invoice,
         tax,

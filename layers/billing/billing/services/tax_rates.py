@@ -70,6 +70,17 @@ def get_tax_rate(repo: TaxRateRepository, rate_id: str) -> TaxRate:
     return rate
 
 
+def all_tax_rates(repo: TaxRateRepository) -> list[TaxRate]:
+    """Every catalog rate, inactive ones included (``invoice_drafts.tax_setup_for`` leaves those out)."""
+    rates: list[TaxRate] = []
+    cursor: dict[str, Any] | None = None
+    while True:
+        page, cursor = repo.list(limit=100, cursor=cursor)
+        rates += page
+        if not cursor:
+            return rates
+
+
 def list_tax_rates(
     repo: TaxRateRepository, *, limit: int, cursor: dict[str, Any] | None, include_inactive: bool = False
 ) -> tuple[list[TaxRate], dict[str, Any] | None]:
