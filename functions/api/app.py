@@ -11,7 +11,6 @@ from api_routes import (
     credit_notes,
     customers,
     exports,
-    hosted,
     invoices,
     meta,
     payment_methods,
@@ -48,7 +47,6 @@ app.include_router(invoices.router)
 app.include_router(credit_notes.router)
 app.include_router(exports.router)
 app.include_router(reconciliations.router)
-app.include_router(hosted.router)
 meta.openapi_route(app)
 
 # Who may call what: HTTP API route key -> roles. A route missing here is refused.
@@ -116,7 +114,6 @@ PERMISSIONS = {
     "POST /v1/reconciliations": WRITERS,
     "GET /v1/reconciliations": READERS,
     "GET /v1/reconciliations/{reconciliation_id}": READERS,
-    "GET /i/{token}": PUBLIC,
 }
 
 

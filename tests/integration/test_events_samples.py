@@ -17,6 +17,10 @@ FUNCTION_BY_FOLDER = {spec.code_uri.name: spec for spec in function_specs().valu
 # What each sample must produce: a status code for HTTP events, or a predicate on the result.
 EXPECTED = {
     "api/get_health.json": 200,
+    # A token no invoice has: the plain 404 page, never a hint (test_documents.py opens real ones).
+    "customer_pages/hosted_invoice_unknown_token.json": lambda r: (
+        r["statusCode"] == 404 and "Invoice not found" in r["body"]
+    ),
     "api/post_api_key.json": 201,
     "api/list_api_keys_as_usage_role.json": 403,
     # A read-only key exports a month's journal as CSV (test_journal_export.py checks the entries).

@@ -8,15 +8,24 @@ token gets a plain 404 page, never a hint whether such an invoice exists.
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from api_routes.invoices import deps
+from billing.repositories.invoices import InvoiceRepository
 from billing.services import hosted as service
 from billing.settings import get_settings
 
 router = Router()
+
+
+@cache
+def invoices() -> InvoiceRepository:
+    """Built on the first request (never at import)."""
+    return InvoiceRepository(table_name=get_settings().require("billing_table"))
+
+
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
 HTML = "text/html; charset=utf-8"
 HEADERS = {
@@ -37,7 +46,7 @@ def hosted_invoice(token: str) -> Response[str]:
     html = None
     if _TOKEN.match(token):
         html = service.hosted_invoice_page(
-            deps().invoices, token, branding=settings.branding, templates_dir=settings.templates_dir
+            invoices(), token, branding=settings.branding, templates_dir=settings.templates_dir
         )
     if html is None:
         return Response(status_code=404, content_type=HTML, body=service.NOT_FOUND_PAGE, headers=HEADERS)

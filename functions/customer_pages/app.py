@@ -1,0 +1,35 @@
+"""The `customer_pages` function: what the business's customers open from their emails, without an
+API key (the unguessable token in the link is the secret): the hosted invoice page (/i/{token}).
+
+It is its own function so that the API keeps no access to documents or the payment provider's
+customer-facing calls, and the pages import only what they need (jinja2 and Babel, never the API's
+routers). Every page is server-rendered HTML with a strict Content-Security-Policy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from customer_pages_routes import invoice_page
+
+from billing.http.app import make_resolver, resolve
+from billing.http.auth import PUBLIC
+from billing.observability import logger, metrics, tracer
+from billing.settings import get_settings
+
+settings = get_settings()
+app = make_resolver(title="Customer pages", idempotency_table=None)
+app.include_router(invoice_page.router)
+
+# Every route here is public: the token in the path is checked by the page itself.
+PERMISSIONS = {
+    "GET /i/{token}": PUBLIC,
+}
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return resolve(app, event, context, permissions=PERMISSIONS, max_body_bytes=settings.max_body_bytes)
