@@ -27,7 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from billing import clock
+from billing import clock, i18n
 from billing.models.branding import Branding
 from billing.models.invoices import Invoice, InvoiceLine
 from billing.money import currency_exponent, format_money
@@ -56,9 +56,14 @@ class DocumentKeys(Protocol):
     def set_document_key(self, invoice_id: str, document_key: str) -> None: ...
 
 
-@lru_cache(maxsize=4)
-def template_environment(templates_dir: str | None = None) -> jinja2.Environment:
-    """The jinja2 environment: the override directory first, then the package's templates."""
+def template_environment(templates_dir: str | None = None, *, locale: str = "en") -> jinja2.Environment:
+    """The jinja2 environment of ``locale``'s language: the override directory first, then the
+    package's templates; ``_()`` translates (billing.i18n)."""
+    return _environment(templates_dir, i18n.language_of(locale))
+
+
+@lru_cache(maxsize=16)
+def _environment(templates_dir: str | None, language: str) -> jinja2.Environment:
     import jinja2
 
     loaders: list[jinja2.BaseLoader] = []
@@ -72,7 +77,9 @@ def template_environment(templates_dir: str | None = None) -> jinja2.Environment
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    env.install_gettext_translations(i18n.translations(language), newstyle=True)  # type: ignore[attr-defined]
     return env
 
 
@@ -274,13 +281,16 @@ def render_invoice(
     hosted: bool = False,
     now: datetime | None = None,
 ) -> str:
-    template = template_environment(templates_dir).get_template(INVOICE_TEMPLATE)
-    return str(template.render(**invoice_view(invoice, branding=branding, hosted=hosted, now=now)))
+    view = invoice_view(invoice, branding=branding, hosted=hosted, now=now)
+    template = template_environment(templates_dir, locale=view["locale"]).get_template(INVOICE_TEMPLATE)
+    return str(template.render(**view))
 
 
 def render(name: str, *, templates_dir: str | None = None, **context: Any) -> str:
-    """Render any template of the package (or its override) with ``context``."""
-    return str(template_environment(templates_dir).get_template(name).render(**context))
+    """Render any template of the package (or its override) with ``context``, in the language of
+    ``context["locale"]`` (English without one)."""
+    env = template_environment(templates_dir, locale=str(context.get("locale") or "en"))
+    return str(env.get_template(name).render(**context))
 
 
 def ensure_document(
