@@ -236,6 +236,17 @@ def run_month(d: Demo) -> dict[str, dict[str, Any]]:
     clock = d.local("POST", "clock", {"set": "2027-01-15T10:00:00Z"})
     say(f"clock set to {clock['now']}")
 
+    # ---------------------------------------------------------------- who bills
+    account = d.api("PATCH", "/v1/account", {
+        "legal_name": "Demo Analytics Inc.",
+        "address": {"line1": "350 Fifth Avenue", "city": "New York", "postal_code": "10118", "state": "NY",
+                    "country": "US"},
+        "support_email": "billing@demo-analytics.example", "support_phone": "+1 212 555 0100",
+        "payment_instructions": "Bank transfer: Demo Bank, account 000123456789, routing 021000021.",
+    })  # fmt: skip
+    d.equal(account["ready_to_invoice"], True, "the seller's identity is set (PATCH /v1/account)")
+    say(f"seller: {account['legal_name']}, {account['address']['city']}")
+
     # ---------------------------------------------------------------- catalog
     d.api("POST", "/v1/tax-rates", {"id": "us_ny_sales", "display_name": "Sales tax", "percentage": "8.875",
                                     "country": "US", "state": "NY"})  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from api_routes import (
+    account,
     api_keys,
     billing_runs,
     coupons,
@@ -33,6 +34,7 @@ settings = get_settings()
 app = make_resolver(title="Billing API", idempotency_table=settings.idempotency_table)
 app.include_router(meta.router)
 app.include_router(api_keys.router)
+app.include_router(account.router)
 app.include_router(customers.router)
 app.include_router(payment_methods.router)
 app.include_router(metric_routes.router)
@@ -57,6 +59,9 @@ PERMISSIONS = {
     "POST /v1/api-keys": ADMINS,
     "GET /v1/api-keys/{key_id}": ADMINS,
     "DELETE /v1/api-keys/{key_id}": ADMINS,
+    "GET /v1/account": ADMINS,
+    "PATCH /v1/account": ADMINS,
+    "GET /v1/account/changes": ADMINS,
     "GET /v1/customers": READERS,
     "POST /v1/customers": WRITERS,
     "GET /v1/customers/{customer_id}": READERS,

@@ -16,8 +16,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from billing.gateways.aws import DocumentStore, EmailSender
 from billing.observability import logger, metrics, tracer
+from billing.repositories.account import AccountRepository
 from billing.repositories.invoices import InvoiceRepository
 from billing.repositories.notifications import NotificationRepository
+from billing.services.account import AccountDefaults, account_reader
 from billing.services.notifications import Delivery, NotificationMessage, deliver
 from billing.settings import ConfigurationError, get_settings
 
@@ -41,7 +43,7 @@ def delivery() -> Delivery:
         markers=NotificationRepository(table_name=table),
         store=DocumentStore(bucket=settings.require("documents_bucket")),
         email=EmailSender(sender=settings.require("email_from")),
-        branding=settings.branding,
+        seller=account_reader(AccountRepository(table_name=table), AccountDefaults.from_settings(settings)),
         public_url=public_url,
         templates_dir=settings.templates_dir,
     )

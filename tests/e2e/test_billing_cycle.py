@@ -99,6 +99,12 @@ def test_a_billing_month_end_to_end(start_stack, tmp_path):
     clock = api.local("POST", "clock", {"set": "2027-01-15T10:00:00Z"})
     assert clock["now"].startswith("2027-01-15T10:00")
 
+    # Who bills: no invoice is issued until the seller has a legal name and an address.
+    assert api.get("/v1/account")["ready_to_invoice"] is False
+    seller = {"legal_name": "Acme Billing Inc.", "address": {"line1": "350 Fifth Avenue", "city": "New York",
+              "postal_code": "10118", "state": "NY", "country": "US"}, "support_email": "billing@acme.example"}  # fmt: skip
+    assert api.call("PATCH", "/v1/account", seller)["ready_to_invoice"] is True
+
     # ------------------------------------------------------------------ issue 4: catalog and customers
     api.post(
         "/v1/tax-rates",

@@ -48,7 +48,30 @@ def app_env(dynamodb_endpoint: str, moto_endpoint: str) -> dict[str, str]:
     from billing.settings import get_settings
 
     get_settings.cache_clear()
+    set_up_seller(env)
     return env
+
+
+TEST_SELLER = {
+    "legal_name": "Test Seller Inc.",
+    "address": {"line1": "1 Market Street", "city": "San Francisco", "postal_code": "94105", "state": "CA",
+                "country": "US"},
+    "support_email": "support@seller.example",
+}  # fmt: skip
+
+
+def set_up_seller(env: dict[str, str]) -> None:
+    """Who bills: invoices are held until the seller has a legal name and an address
+    (PATCH /v1/account); every test session starts with both."""
+    from billing.repositories.account import AccountRepository
+    from billing.services.account import AccountDefaults, update_account
+
+    update_account(
+        AccountRepository(table_name=env["BILLING_TABLE"]),
+        AccountDefaults(country=env.get("BILLING_SELLER_COUNTRY") or None),
+        TEST_SELLER,
+        actor="tests",
+    )
 
 
 @pytest.fixture(scope="session")

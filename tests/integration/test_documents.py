@@ -115,18 +115,19 @@ def test_unknown_or_malformed_tokens_get_a_plain_404_page(call):
 
 
 def test_templates_can_be_overridden(tmp_path, app_env, german_invoice):
-    from billing.models.branding import Branding
+    from billing.models.account import AccountSettings
     from billing.repositories.invoices import InvoiceRepository
     from billing.services.documents import render_invoice
 
     _, invoice = german_invoice
     stored = InvoiceRepository(table_name=app_env["BILLING_TABLE"]).get(invoice["id"])
     (tmp_path / "invoice.html.j2").write_text(
-        "CUSTOM {{ invoice.number }} {{ totals.total }} {{ branding.company_name }}"
+        "CUSTOM {{ invoice.number }} {{ totals.total }} {{ seller.legal_name }} {{ customer.name }}"
     )
-    html = render_invoice(stored, branding=Branding(company_name="ACME <b>"), templates_dir=str(tmp_path))
-    assert html == f"CUSTOM {invoice['number']} 1.234,56{NBSP}€ ACME &lt;b&gt;"
-    default = render_invoice(stored, branding=Branding(company_name="ACME"))
+    html = render_invoice(stored, seller=AccountSettings(), templates_dir=str(tmp_path))
+    # The seller frozen at finalization, whatever the current settings; customer data autoescaped.
+    assert html == f"CUSTOM {invoice['number']} 1.234,56{NBSP}€ Test Seller Inc. Müller &amp; Söhne GmbH"
+    default = render_invoice(stored, seller=AccountSettings())
     assert default.startswith("<!DOCTYPE html>") and "@page { size: A4" in default
 
 
@@ -170,18 +171,18 @@ def test_finalization_enqueues_and_the_notifier_stores_the_document_and_emails_o
 
 
 def test_the_email_has_a_text_part_with_the_same_facts(app_env, german_invoice):
-    from billing.models.branding import Branding
+    from billing.models.account import AccountSettings
     from billing.repositories.invoices import InvoiceRepository
     from billing.services.notifications import render_invoice_email
 
     _, invoice = german_invoice
     stored = InvoiceRepository(table_name=app_env["BILLING_TABLE"]).get(invoice["id"])
     subject, html, text = render_invoice_email(
-        stored, branding=Branding(company_name="Acme GmbH"), public_url="https://pay.example.com/"
+        stored, seller=AccountSettings(), public_url="https://pay.example.com/"
     )
-    assert subject == f"Invoice {invoice['number']} from Acme GmbH"
+    assert invoice["number"] in subject and "Test Seller Inc." in subject
     assert f"https://pay.example.com/i/{stored.hosted_token}" in text
-    assert f"Amount due: 1.234,56{NBSP}€, by 3. Juni 2026." in text
+    assert f"1.234,56{NBSP}€" in text and "3. Juni 2026" in text
     assert "Müller & Söhne GmbH" in text  # plain text: not escaped
     assert "Müller &amp; Söhne GmbH" in html
 

@@ -294,7 +294,7 @@ def test_a_hard_decline_skips_to_the_final_notice_and_final_action(
     assert [m["kind"] for m in emails.take()] == ["payment_final_notice"]
     [mail] = mails_to(emails.address)
     assert mail["subject"].startswith("Final notice")
-    assert "stolen card" in json.dumps(mail.get("body") or {})
+    assert "the card can no longer be used" in json.dumps(mail.get("body") or {})  # stolen_card, in words
     # No retry is ever scheduled.
     jan_2036.current += timedelta(days=10)
     run_dunning()

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from billing.models.branding import Branding
+from billing.models.account import AccountSettings
 from billing.models.catalog import TaxRate
 from billing.models.customers import Address, Customer, TaxId
 from billing.models.invoices import Invoice, InvoiceLine, LineTax, TaxTotal
@@ -90,6 +90,20 @@ def rate(rate_id: str, **fields: object) -> TaxRate:
     return TaxRate.model_validate(values)
 
 
+SELLER = AccountSettings(
+    legal_name="Seller SAS",
+    address=Address(country="FR", line1="1 rue de la Paix", postal_code="75002", city="Paris"),
+    tax_ids=[TaxId(type="eu_vat", value="FR40303265045", country="FR")],
+    support_email="billing@seller.example",
+    payment_instructions="Payable within 30 days to IBAN FR76 3000 6000 0112 3456 7890 189.",
+    invoice_footer="Seller SAS, capital 10 000 €",
+)
+
+
+def checks(inv: Invoice, cust: Customer | None, **kwargs: object) -> list[dict[str, str]]:
+    return pre_send_checks(inv, cust, seller=SELLER, **kwargs)  # type: ignore[arg-type]
+
+
 def codes(reasons: list[dict[str, str]]) -> list[str]:
     return [r["code"] for r in reasons]
 
@@ -119,7 +133,7 @@ def test_the_sequence_is_the_customer_prefix_or_the_account():
 
 
 def test_a_sound_invoice_passes_every_check():
-    assert pre_send_checks(invoice(), customer(), rates={}) == []
+    assert checks(invoice(), customer(), rates={}) == []
 
 
 @pytest.mark.parametrize(
@@ -136,25 +150,37 @@ def test_a_sound_invoice_passes_every_check():
     ],
 )
 def test_each_check_holds_with_its_code(inv, cust, expected):
-    assert expected in codes(pre_send_checks(inv, cust, rates={}))
+    assert expected in codes(checks(inv, cust, rates={}))
+
+
+def test_an_invoice_is_held_until_the_seller_says_who_it_is():
+    anonymous = AccountSettings(legal_name="Seller SAS")
+    reasons = pre_send_checks(invoice(), customer(), rates={}, seller=anonymous)
+    assert codes(reasons) == ["missing_seller_identity"]
+    assert "address" in reasons[0]["message"] and "PATCH /v1/account" in reasons[0]["message"]
+    assert codes(pre_send_checks(invoice(), customer(), rates={}, seller=AccountSettings())) == [
+        "missing_seller_identity"
+    ]
+    no_city = SELLER.model_copy(update={"address": Address(country="FR", line1="1 rue de la Paix")})
+    assert codes(pre_send_checks(invoice(), customer(), rates={}, seller=no_city)) == [
+        "missing_seller_identity"
+    ]
 
 
 def test_a_missing_customer_is_the_only_reason():
-    assert codes(pre_send_checks(invoice(), None, rates={})) == ["customer_not_found"]
+    assert codes(checks(invoice(), None, rates={})) == ["customer_not_found"]
 
 
 def test_tax_that_depends_on_where_the_customer_is_needs_the_address():
     taxed = invoice([line(tax_rate_ids=["de_vat"])])
     rates = {"de_vat": rate("de_vat"), "us_ny": rate("us_ny", country="US", state="NY")}
-    assert codes(pre_send_checks(taxed, customer(address=None), rates=rates)) == ["missing_address"]
+    assert codes(checks(taxed, customer(address=None), rates=rates)) == ["missing_address"]
     state_taxed = invoice([line(tax_rate_ids=["us_ny"])])
-    assert codes(pre_send_checks(state_taxed, customer(address=Address(country="US")), rates=rates)) == [
+    assert codes(checks(state_taxed, customer(address=Address(country="US")), rates=rates)) == [
         "missing_address"
     ]
-    assert (
-        pre_send_checks(state_taxed, customer(address=Address(country="US", state="NY")), rates=rates) == []
-    )
-    assert codes(pre_send_checks(invoice([line(tax_rate_ids=["gone"])]), customer(), rates=rates)) == [
+    assert checks(state_taxed, customer(address=Address(country="US", state="NY")), rates=rates) == []
+    assert codes(checks(invoice([line(tax_rate_ids=["gone"])]), customer(), rates=rates)) == [
         "unknown_tax_rate"
     ]
 
@@ -162,9 +188,9 @@ def test_tax_that_depends_on_where_the_customer_is_needs_the_address():
 def test_reverse_charge_needs_the_customers_vat_number():
     reverse = invoice([line(tax_rate_ids=[REVERSE_CHARGE_RATE_ID])])
     rates = {REVERSE_CHARGE_RATE_ID: rate(REVERSE_CHARGE_RATE_ID, country="EU", percentage=Decimal(0))}
-    assert codes(pre_send_checks(reverse, customer(address=None), rates=rates)) == ["missing_tax_id"]
+    assert codes(checks(reverse, customer(address=None), rates=rates)) == ["missing_tax_id"]
     with_vat = customer(address=None, tax_ids=[TaxId(type="eu_vat", value="FR12345678901")])
-    assert pre_send_checks(reverse, with_vat, rates=rates) == []
+    assert checks(reverse, with_vat, rates=rates) == []
 
 
 def test_totals_problems_name_each_inconsistency():
@@ -250,7 +276,7 @@ def finalized(locale: str = "de_DE", **fields: object) -> Invoice:
 
 
 def test_the_view_is_localized_in_the_customers_locale_and_zone():
-    view = documents.invoice_view(finalized(), branding=Branding(), hosted=False, now=NOW)
+    view = documents.invoice_view(finalized(), seller=SELLER, hosted=False, now=NOW)
     assert view["invoice"]["issued"] == "1. April 2026"
     assert view["invoice"]["due"] == "1. Mai 2026"
     assert view["totals"]["total"] == f"1.234,61{NBSP}€"
@@ -260,64 +286,66 @@ def test_the_view_is_localized_in_the_customers_locale_and_zone():
     assert (
         documents.invoice_view(
             finalized(locale="en_US", customer_snapshot={"locale": "en_US", "address": {"country": "US"}}),
-            branding=Branding(),
+            seller=SELLER,
             hosted=False,
         )["paper"]
         == "letter"
     )
 
 
-def test_the_document_prints_lines_explanations_taxes_mentions_and_branding():
-    branding = Branding(
-        company_name="Seller SAS", address_lines=["1 rue de la Paix", "75002 Paris"], tax_id="FR12345678901",
-        payment_terms="Payable within 30 days.", contact_email="billing@seller.example",
-        footer="Seller SAS, capital 10 000 €",
-    )  # fmt: skip
-    html = documents.render_invoice(finalized(), branding=branding)
+def test_the_document_prints_lines_taxes_mentions_and_the_seller():
+    html = documents.render_invoice(finalized(), seller=SELLER)
     for text in (
-        "ACME-0001", "Lizenz &lt;Pro&gt;", "1 × 123456 = 123456", "VAT reverse charge", REVERSE_CHARGE_MENTION,
-        "Seller SAS", "FR12345678901", "Payable within 30 days.", "mailto:billing@seller.example",
-        f"1.234,61{NBSP}€", "Amount due",
+        "ACME-0001", "Lizenz &lt;Pro&gt;", "VAT reverse charge", "Seller SAS", "FR40303265045",
+        "IBAN FR76 3000", "mailto:billing@seller.example", "Seller SAS, capital 10 000 €",
+        f"1.234,61{NBSP}€",
     ):  # fmt: skip
         assert text in html, text
     assert "Lizenz <Pro>" not in html
+    assert "1 × 123456 = 123456" not in html  # the developer's explanation stays in the API
 
 
-def test_unknown_locales_fall_back_to_english():
+def test_the_frozen_seller_wins_over_the_current_one():
+    frozen = finalized(seller_snapshot=SELLER.snapshot())
+    moved = SELLER.model_copy(update={"legal_name": "Renamed SAS"})
+    html = documents.render_invoice(frozen, seller=moved)
+    assert "Seller SAS" in html and "Renamed SAS" not in html
+    # An invoice issued before snapshots existed prints the current seller.
+    assert "Renamed SAS" in documents.render_invoice(finalized(), seller=moved)
+
+
+def test_unknown_locales_fall_back_to_the_sellers_default_then_english():
     inv = finalized(customer_snapshot={"locale": "xx_YY", "time_zone": "Nowhere/Atlantis"})
-    view = documents.invoice_view(inv, branding=Branding(), hosted=True, now=NOW)
+    view = documents.invoice_view(inv, seller=SELLER, hosted=True, now=NOW)
     assert view["locale"] == "en"
     assert view["totals"]["total"] == "€1,234.61"
+    german_seller = SELLER.model_copy(update={"default_locale": "de"})
+    assert documents.invoice_view(inv, seller=german_seller, hosted=True, now=NOW)["language"] == "de"
 
 
-def test_the_email_subject_says_receipt_once_paid():
+def test_preferred_locales_choose_the_language_and_keep_the_region():
+    snapshot = {"preferred_locales": ["it", "sv_SE", "de"], "locale": "de_DE"}
+    view = documents.invoice_view(finalized(customer_snapshot=snapshot), seller=SELLER, hosted=True, now=NOW)
+    assert view["locale"] == "sv_SE" and view["language"] == "sv"  # Italian has no catalog: skipped
+
+
+def test_the_email_subject_names_the_invoice_and_the_seller():
     subject, _, text = render_invoice_email(
-        finalized(status="paid"), branding=Branding(company_name="Seller"), public_url="https://x.example"
+        finalized(status="paid", locale="en"), seller=SELLER, public_url="https://x.example"
     )
-    assert subject == "Receipt for invoice ACME-0001 from Seller"
+    assert subject == "Invoice ACME-0001 from Seller SAS (paid)"
     assert "is paid" in text and "https://x.example/i/" + "t" * 32 in text
-
-
-def test_branding_refuses_unsafe_urls_and_bad_colours():
-    from pydantic import ValidationError
-
-    with pytest.raises(ValidationError):
-        Branding(logo_url="javascript:alert(1)")
-    with pytest.raises(ValidationError):
-        Branding(primary_color="red; background: url(x)")
-    with pytest.raises(ValidationError):
-        Branding.model_validate({"company": "typo"})
 
 
 def test_a_cycle_draft_priced_without_tax_for_lack_of_an_address_is_never_sent_untaxed():
     untaxed = invoice()  # a subscription draft with no tax on any line
-    assert "missing_address" in codes(pre_send_checks(untaxed, customer(address=None), rates={}))
+    assert "missing_address" in codes(checks(untaxed, customer(address=None), rates={}))
     # The address arrives later, but the draft was priced without it: it stays held.
     priced_blind = invoice(hold_reasons=[{"code": "missing_address", "message": "no address"}])
     assert "missing_address" in codes(
-        pre_send_checks(priced_blind, customer(address=Address(country="US", state="NY")), rates={})
+        checks(priced_blind, customer(address=Address(country="US", state="NY")), rates={})
     )
     # An exempt customer needs no address for tax.
     assert "missing_address" not in codes(
-        pre_send_checks(untaxed, customer(address=None, tax_status="exempt"), rates={})
+        checks(untaxed, customer(address=None, tax_status="exempt"), rates={})
     )

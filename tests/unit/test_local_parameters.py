@@ -35,9 +35,12 @@ def test_no_overrides() -> None:
 def test_quoted_values_and_sam_long_form() -> None:
     out = parse_parameter_overrides(
         TEMPLATE,
-        """BrandingJson='{"company_name": "Acme GmbH"}' ParameterKey=LogLevel,ParameterValue=DEBUG""",
+        """AccountCodesJson='{"revenue": {"code": "4000", "name": "Sales EU"}}' ParameterKey=LogLevel,ParameterValue=DEBUG""",
     )
-    assert out == {"BrandingJson": '{"company_name": "Acme GmbH"}', "LogLevel": "DEBUG"}
+    assert out == {
+        "AccountCodesJson": '{"revenue": {"code": "4000", "name": "Sales EU"}}',
+        "LogLevel": "DEBUG",
+    }
 
 
 @pytest.mark.parametrize(

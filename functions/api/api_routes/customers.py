@@ -54,7 +54,17 @@ class CustomerCreate(BaseModel):
     tax_status: TaxStatus = "taxable"
     currency: StrictStr = Field(description="ISO 4217 (usd, eur).")
     time_zone: StrictStr = Field(default="UTC", description="IANA name (Europe/Paris).")
-    locale: StrictStr = Field(default="en", description="Language of documents (en, fr_FR).")
+    locale: StrictStr | None = Field(
+        default=None,
+        description="Language and formats of documents (en, fr_FR, de_CH) when preferred_locales names "
+        "none they are written in; unset: the account's default_locale.",
+    )
+    preferred_locales: list[StrictStr] = Field(
+        default_factory=list,
+        max_length=service.MAX_PREFERRED_LOCALES,
+        description="Languages the customer reads, preferred first (sv, de-CH); documents use the first "
+        "one they are written in (en, sv, de, fr, es, ja), else locale, else the account's default.",
+    )
     invoice_prefix: StrictStr | None = Field(
         default=None, description="3-8 letters/digits; generated if absent."
     )
@@ -76,6 +86,7 @@ class CustomerUpdate(BaseModel):
     currency: StrictStr | None = None
     time_zone: StrictStr | None = None
     locale: StrictStr | None = None
+    preferred_locales: list[StrictStr] | None = Field(default=None, max_length=service.MAX_PREFERRED_LOCALES)
     invoice_prefix: StrictStr | None = None
     segments: list[StrictStr] | None = Field(default=None, max_length=service.MAX_SEGMENTS)
     metadata: dict[StrictStr, StrictStr] | None = None
@@ -115,7 +126,8 @@ class CustomerOut(BaseModel):
     tax_status: TaxStatus
     currency: str
     time_zone: str
-    locale: str
+    locale: str | None
+    preferred_locales: list[str]
     invoice_prefix: str
     segments: list[str]
     metadata: dict[str, str]
@@ -132,7 +144,7 @@ class CustomerOut(BaseModel):
             id=c.id, external_id=c.external_id, name=c.name, emails=list(c.emails),
             address=AddressOut.of(c.address) if c.address else None,
             tax_ids=[TaxIdOut.of(t) for t in c.tax_ids], tax_status=c.tax_status, currency=c.currency,
-            time_zone=c.time_zone, locale=c.locale, invoice_prefix=c.invoice_prefix, segments=list(c.segments),
+            time_zone=c.time_zone, locale=c.locale, preferred_locales=list(c.preferred_locales), invoice_prefix=c.invoice_prefix, segments=list(c.segments),
             metadata=dict(c.metadata), open_invoices=c.open_invoices, created_at=c.created_at,
             updated_at=c.updated_at, version=c.version, deleted=c.deleted, deleted_at=c.deleted_at,
         )  # fmt: skip

@@ -13,8 +13,11 @@ from functools import cache
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from billing.models.account import AccountSettings
+from billing.repositories.account import AccountRepository
 from billing.repositories.invoices import InvoiceRepository
 from billing.services import hosted as service
+from billing.services.account import AccountDefaults, get_account
 from billing.settings import get_settings
 
 router = Router()
@@ -24,6 +27,12 @@ router = Router()
 def invoices() -> InvoiceRepository:
     """Built on the first request (never at import)."""
     return InvoiceRepository(table_name=get_settings().require("billing_table"))
+
+
+def seller() -> AccountSettings:
+    settings = get_settings()
+    repo = AccountRepository(table_name=settings.require("billing_table"))
+    return get_account(repo, AccountDefaults.from_settings(settings))
 
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
@@ -46,7 +55,7 @@ def hosted_invoice(token: str) -> Response[str]:
     html = None
     if _TOKEN.match(token):
         html = service.hosted_invoice_page(
-            invoices(), token, branding=settings.branding, templates_dir=settings.templates_dir
+            invoices(), token, seller=seller, templates_dir=settings.templates_dir
         )
     if html is None:
         return Response(status_code=404, content_type=HTML, body=service.NOT_FOUND_PAGE, headers=HEADERS)

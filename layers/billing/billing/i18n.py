@@ -35,6 +35,12 @@ DOMAIN = "messages"
 Gettext = Callable[..., str]
 
 
+def N_(message: str) -> str:
+    """Mark a string for extraction without translating it here: it is stored in English (a tax's
+    legal mention, say) and translated when a document prints it."""
+    return message
+
+
 def normalize_locale(tag: str) -> str | None:
     """A locale tag (``sv``, ``sv-SE``, ``de_CH``, ``zh-Hant-TW``) in Babel's form (``sv_SE``), or
     None when Babel does not know it (``xx``, ``english``)."""

@@ -15,7 +15,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from billing.models.branding import Branding
 from billing.models.journal import AccountCodes
 
 
@@ -38,6 +37,10 @@ class Settings(BaseModel):
     seller_country: str | None = Field(
         default=None, validation_alias="BILLING_SELLER_COUNTRY", pattern=r"^[A-Z]{2}$"
     )
+    seller_legal_name: str | None = Field(
+        default=None, validation_alias="BILLING_SELLER_LEGAL_NAME", max_length=200
+    )
+    """Deploy-time default of the seller's legal name (``PATCH /v1/account`` overrides it)."""
     # Invoices, documents and delivery (docs/invoices.md).
     invoice_numbering: Literal["per_customer", "per_account"] = Field(
         default="per_customer", validation_alias="BILLING_INVOICE_NUMBERING"
@@ -63,7 +66,6 @@ class Settings(BaseModel):
     public_url: str | None = Field(default=None, validation_alias="BILLING_PUBLIC_URL")
     api_url: str | None = Field(default=None, validation_alias="BILLING_API_URL")
     templates_dir: str | None = Field(default=None, validation_alias="BILLING_TEMPLATES_DIR")
-    branding: Branding = Field(default_factory=Branding, validation_alias="BILLING_BRANDING_JSON")
     # Accounting export (docs/accounting.md): the chart of accounts, a JSON object of AccountCodes.
     account_codes: AccountCodes = Field(
         default_factory=AccountCodes, validation_alias="BILLING_ACCOUNT_CODES_JSON"
@@ -78,11 +80,10 @@ class Settings(BaseModel):
     usage_write_concurrency: int = Field(default=16, validation_alias="USAGE_WRITE_CONCURRENCY", ge=1, le=64)
     usage_lookup_cache_seconds: int = Field(default=60, validation_alias="USAGE_LOOKUP_CACHE_SECONDS", ge=0)
 
-    @field_validator("branding", "account_codes", mode="before")
+    @field_validator("account_codes", mode="before")
     @classmethod
-    def _branding_json(cls, value: object) -> object:
-        """BILLING_BRANDING_JSON and BILLING_ACCOUNT_CODES_JSON are JSON objects; invalid JSON fails the
-        cold start, naming it."""
+    def _account_codes_json(cls, value: object) -> object:
+        """BILLING_ACCOUNT_CODES_JSON is a JSON object; invalid JSON fails the cold start, naming it."""
         if isinstance(value, str):
             return json.loads(value) if value.strip() else {}
         return value

@@ -71,8 +71,12 @@ class Customer(BaseModel):
     """Lowercase ISO 4217."""
     time_zone: str = "UTC"
     """IANA name; billing periods are cut in this zone."""
-    locale: str = "en"
-    """Language (and region) of documents: ``en``, ``fr_FR``, ``de_CH``."""
+    locale: str | None = None
+    """Language and formats of documents (``en``, ``fr_FR``, ``de_CH``) when ``preferred_locales``
+    names none that documents are written in; unset: the seller's ``default_locale``."""
+    preferred_locales: list[str] = Field(default_factory=list)
+    """Languages the customer reads, in order of preference (Stripe's field): documents, emails and
+    pages are written in the first one with a catalog (``billing.i18n``)."""
     invoice_prefix: str
     """3-8 upper-case letters and digits, unique; invoice numbers are ``{prefix}-{sequence}``."""
     segments: list[str] = Field(default_factory=list)

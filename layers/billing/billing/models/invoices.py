@@ -132,6 +132,9 @@ class Invoice(BaseModel):
     billing_run_id: str | None = None
     customer_snapshot: dict[str, Any] = Field(default_factory=dict)
     """Name, emails, address, tax ids, locale at finalization: the document never changes afterwards."""
+    seller_snapshot: dict[str, Any] = Field(default_factory=dict)
+    """The seller (``billing.models.account``) at finalization; empty on invoices issued before it
+    was recorded (documents then print the current seller)."""
     created_at: datetime
     updated_at: datetime
     finalized_at: datetime | None = None

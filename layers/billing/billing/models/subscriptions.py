@@ -71,6 +71,10 @@ class PendingProration(BaseModel):
     kind: Literal["charge", "credit"]
     reason: str
     description: str
+    plan_name: str | None = None
+    """The plan as named when the change was made (documents word the line from it)."""
+    label: Literal["used", "unused", "remaining"] | None = None
+    """Used time on the old plan (charged), unused time on it (credited), remaining time on the new one."""
     quantity: int
     amount_exact: str
     """Decimal string, minor units, unrounded; negative for a credit."""

@@ -15,7 +15,8 @@ Sources (docs/payments.md cites them):
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 from billing.payments.models import PaymentStatus
 
@@ -102,3 +103,26 @@ def classify_card_error(*, code: str | None, decline_code: str | None) -> tuple[
 def status_from_intent(raw_status: str) -> PaymentStatus:
     """A PaymentIntent status → ours. Unknown statuses are ``processing``: wait for the webhook."""
     return _INTENT_STATUS.get(raw_status, "processing")
+
+
+def decline_reason(error: Mapping[str, Any] | None, _: Callable[..., str]) -> str | None:
+    """Why a payment failed, in the customer's words and language (``_`` is a gettext), from the
+    provider's ``decline_code`` or ``code``; None when there was no error."""
+    if not error:
+        return None
+    for code in (error.get("decline_code"), error.get("code")):
+        if not code:
+            continue
+        if code in ("insufficient_funds", "card_velocity_exceeded", "withdrawal_count_limit_exceeded"):
+            return _("insufficient funds or limit reached")
+        if code in ("expired_card", "invalid_expiry_month", "invalid_expiry_year"):
+            return _("the card has expired")
+        if code in ("lost_card", "stolen_card", "pickup_card", "restricted_card"):
+            return _("the card can no longer be used")
+        if code in ("incorrect_number", "invalid_number", "incorrect_cvc", "invalid_cvc"):
+            return _("the card details are incorrect")
+        if code in REQUIRES_ACTION_CODES:
+            return _("your bank asked you to confirm the payment")
+        if code in ("processing_error", "try_again_later", "issuer_not_available"):
+            return _("a temporary problem at the bank")
+    return _("the card was declined")

@@ -16,6 +16,19 @@ def api_key(key_id: str) -> dict[str, str]:
 API_KEY_PREFIX = "APIKEY#"
 
 
+def account_settings() -> dict[str, str]:
+    """The seller's settings (GET/PATCH /v1/account): one item per deployment."""
+    return {"pk": ACCOUNT, "sk": "SETTINGS"}
+
+
+def account_settings_change(at_iso: str, version: int) -> dict[str, str]:
+    """One audit entry per change of the seller's settings, in time order."""
+    return {"pk": ACCOUNT, "sk": f"{ACCOUNT_SETTINGS_CHANGE_PREFIX}{at_iso}#{version:08d}"}
+
+
+ACCOUNT_SETTINGS_CHANGE_PREFIX = "SETTINGS_CHANGE#"
+
+
 # --------------------------------------------------------------------------- customers
 # A customer's partition holds its item and its lookup entries (one per email and per
 # segment). Entries are projected onto gsi1 under the looked-up value, sorted by creation.

@@ -27,6 +27,7 @@ from billing.tax_ids import normalize_tax_id
 MAX_EMAILS = 10
 MAX_SEGMENTS = 20
 MAX_TAX_IDS = 5
+MAX_PREFERRED_LOCALES = 5
 MAX_METADATA_KEYS = 50
 MAX_METADATA_KEY_LENGTH = 40
 MAX_METADATA_VALUE_LENGTH = 500
@@ -44,11 +45,11 @@ _REVERSE_CHARGE_ID_TYPES = frozenset({"eu_vat", "gb_vat", "ch_vat", "no_vat"})
 FIELDS = frozenset(
     {
         "external_id", "name", "emails", "address", "tax_ids", "tax_status", "currency", "time_zone", "locale",
-        "invoice_prefix", "segments", "metadata",
+        "preferred_locales", "invoice_prefix", "segments", "metadata",
     }
 )  # fmt: skip
 
-NOT_NULL = ("name", "currency", "invoice_prefix", "tax_status", "time_zone", "locale")
+NOT_NULL = ("name", "currency", "invoice_prefix", "tax_status", "time_zone")
 
 
 # --------------------------------------------------------------------------- reads
@@ -138,7 +139,7 @@ def update_customer(repo: CustomerRepository, customer_ref: str, changes: Mappin
                 merged[key] = value
         values["metadata"] = _metadata(merged)
     updates = {k: v for k, v in values.items() if k in FIELDS}
-    for key in ("emails", "segments", "tax_ids"):
+    for key in ("emails", "segments", "tax_ids", "preferred_locales"):
         if key in updates and updates[key] is None:
             updates[key] = []
     candidate = current.model_copy(update=updates)
@@ -306,6 +307,30 @@ def _locale(value: str) -> str:
     return str(parsed)
 
 
+def _preferred_locales(values: Sequence[str]) -> list[str]:
+    """Locale tags Babel knows (``sv``, ``sv-SE``, ``de_CH``), normalized (``sv_SE``), each once."""
+    from billing import i18n
+
+    if len(values) > MAX_PREFERRED_LOCALES:
+        raise ValidationFailed(
+            f"at most {MAX_PREFERRED_LOCALES} preferred locales",
+            code="too_many_items",
+            param="preferred_locales",
+        )
+    out: list[str] = []
+    for i, value in enumerate(values):
+        locale = i18n.normalize_locale(value)
+        if locale is None:
+            raise ValidationFailed(
+                f"{value!r} is not a known locale (e.g. en, sv, de-CH, fr_FR, ja)",
+                code="unknown_locale",
+                param=f"preferred_locales.{i}",
+            )
+        if locale not in out:
+            out.append(locale)
+    return out
+
+
 def _invoice_prefix(value: str) -> str:
     prefix = value.strip().upper()
     if not _PREFIX_RE.match(prefix):
@@ -364,6 +389,20 @@ def check_metadata(values: Mapping[str, str], *, param: str = "metadata") -> dic
     return dict(values)
 
 
+def normalize_address(value: Mapping[str, Any]) -> Address:
+    """An address as customers (and the seller) keep it: ISO country, checked subdivision, trimmed."""
+    return _address(value)
+
+
+def normalize_tax_ids(values: Sequence[Mapping[str, Any]]) -> list[TaxId]:
+    """Tax ids checked per format (``billing.tax_ids``), normalized, without duplicates."""
+    return _tax_ids(values)
+
+
+def normalize_email(value: str, *, param: str) -> str:
+    return _email(value, param=param)
+
+
 _RULES: dict[str, Any] = {
     "external_id": _external_id,
     "name": _name,
@@ -374,6 +413,7 @@ _RULES: dict[str, Any] = {
     "currency": lambda v: normalize_currency(v, param="currency"),
     "time_zone": _time_zone,
     "locale": _locale,
+    "preferred_locales": _preferred_locales,
     "invoice_prefix": _invoice_prefix,
     "segments": _segments,
     "metadata": _metadata,

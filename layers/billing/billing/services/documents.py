@@ -1,10 +1,11 @@
 """Invoice documents: the frozen invoice rendered with jinja2 into print-ready HTML.
 
-* **What is printed** comes only from the invoice as finalized (lines with their explanations,
-  discounts, taxes per rate with their legal mentions, totals, credit applied, amount due, due
-  date, the customer snapshot) and the seller's ``Branding`` settings. Amounts are formatted with
-  ``billing.money.format_money`` and dates with ``babel.dates`` in the customer's locale and time
-  zone.
+* **What is printed** comes only from the invoice as finalized (lines worded for the customer by
+  ``billing.invoicing.wording``, discounts, taxes per rate with their legal mentions, totals,
+  credit applied, amount due, due date, the customer snapshot) and the seller as frozen at
+  finalization (``Invoice.seller_snapshot``; the current ``/v1/account`` settings for drafts).
+  Amounts, numbers and dates go through ``billing.formatting`` and every word through
+  ``billing.i18n``, in the customer's language (``locale_of``) and time zone.
 * **The issued document** is rendered once (by the notifier, right after finalization) and stored
   in the documents bucket under ``invoices/{customer_id}/{invoice_id}.html`` (SSE-KMS by the
   bucket's default): the record of what was sent.
@@ -21,16 +22,16 @@ jinja2 and babel are imported lazily: cold starts count.
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
+from datetime import datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from billing import clock, i18n
-from billing.models.branding import Branding
+from billing.formatting import Formatter, zone_named
+from billing.invoicing import wording
+from billing.models.account import AccountSettings
 from billing.models.invoices import Invoice, InvoiceLine
-from billing.money import currency_exponent, format_money
 
 if TYPE_CHECKING:
     import jinja2
@@ -39,13 +40,6 @@ PACKAGE_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 INVOICE_TEMPLATE = "invoice.html.j2"
 LETTER_COUNTRIES = frozenset({"US", "CA", "MX", "PH", "CL", "CO", "VE", "GT", "CR", "PA", "DO", "PR"})
 """Countries whose paper is Letter; everyone else prints A4."""
-STATUS_LABELS = {
-    "draft": "Draft",
-    "open": "Open",
-    "paid": "Paid",
-    "void": "Void",
-    "uncollectible": "Uncollectible",
-}
 
 
 class DocumentStore(Protocol):
@@ -87,86 +81,95 @@ def document_key(invoice: Invoice) -> str:
     return f"invoices/{invoice.customer_id}/{invoice.id}.html"
 
 
-# --------------------------------------------------------------------------- formatting
+# --------------------------------------------------------------------------- who, in which language
 
 
-def locale_of(invoice: Invoice) -> str:
-    """The customer's locale at finalization (``en`` if unknown to babel)."""
-    from babel.core import Locale, UnknownLocaleError
-
-    value = str(invoice.customer_snapshot.get("locale") or "en").replace("-", "_")
-    try:
-        Locale.parse(value)
-    except (UnknownLocaleError, ValueError, TypeError):
-        return "en"
-    return value
+def seller_of(invoice: Invoice, current: AccountSettings) -> AccountSettings:
+    """The seller printed on ``invoice``: as frozen at its finalization, else (drafts, invoices
+    issued before the snapshot existed) the current settings."""
+    if invoice.seller_snapshot:
+        return AccountSettings.from_snapshot(invoice.seller_snapshot)
+    return current
 
 
-def _zone(invoice: Invoice) -> Any:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        return ZoneInfo(str(invoice.customer_snapshot.get("time_zone") or "UTC"))
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def customer_zone(invoice: Invoice) -> Any:
-    """The time zone the invoice's dates are printed in (the customer's, else UTC)."""
-    return _zone(invoice)
-
-
-def format_date(value: datetime | None, *, locale: str, zone: Any) -> str | None:
-    from babel.dates import format_date as babel_format_date
-
-    if value is None:
-        return None
-    return str(babel_format_date(value.astimezone(zone).date(), format="long", locale=locale))
-
-
-def format_quantity(value: str, *, locale: str) -> str:
-    from babel.numbers import format_decimal
-
-    return str(format_decimal(Decimal(value), locale=locale, decimal_quantization=False))
-
-
-def format_percentage(value: str, *, locale: str) -> str:
-    from babel.numbers import format_percent
-
-    return str(format_percent(Decimal(value) / 100, format="#,##0.####%", locale=locale))
-
-
-def format_unit_price(minor: str, currency: str, *, locale: str) -> str:
-    """A unit price in minor units that may have decimals (``"0.5"`` cents), shown in full."""
-    from babel.numbers import format_currency
-
-    value = Decimal(minor)
-    if value == value.to_integral_value():
-        return format_money(int(value), currency, locale)
-    major = value.scaleb(-currency_exponent(currency))
-    return str(
-        format_currency(
-            major, currency.upper(), locale=locale, currency_digits=True, decimal_quantization=False
-        )
+def locale_of(invoice: Invoice, seller: AccountSettings | None = None) -> str:
+    """The locale the invoice's documents are written in (``billing.i18n.document_locale``): the
+    customer's preferred locales, its locale, the seller's default, English."""
+    snapshot = invoice.customer_snapshot
+    default = (seller or AccountSettings.model_validate(invoice.seller_snapshot or {})).default_locale
+    return i18n.document_locale(
+        snapshot.get("preferred_locales") or (),
+        customer_locale=snapshot.get("locale"),
+        default_locale=default,
     )
+
+
+def customer_zone(invoice: Invoice) -> tzinfo:
+    """The time zone the invoice's dates are printed in (the customer's, else UTC)."""
+    return zone_named(invoice.customer_snapshot.get("time_zone"))
+
+
+def formatter(invoice: Invoice, locale: str) -> Formatter:
+    return Formatter(locale=locale, currency=invoice.currency, zone=customer_zone(invoice))
+
+
+def format_date(value: datetime | None, *, locale: str, zone: tzinfo) -> str | None:
+    return Formatter(locale=locale, currency="usd", zone=zone).date(value)
+
+
+def status_label(status: str, _: i18n.Gettext) -> str:
+    return {
+        "draft": _("Draft"),
+        "open": _("Open"),
+        "paid": _("Paid"),
+        "void": _("Void"),
+        "uncollectible": _("Uncollectible"),
+    }[status]
+
+
+def tax_id_label(tax_id_type: str | None, _: i18n.Gettext) -> str:
+    """How a tax registration is named on a document (``VAT``, ``GST``, ``ABN`` ...)."""
+    kind = str(tax_id_type or "").split("_", 1)[-1]
+    return {
+        "vat": _("VAT"),
+        "gst": _("GST"),
+        "abn": _("ABN"),
+        "bn": _("BN"),
+        "cn": _("Corporate number"),
+        "trn": _("Registration number"),
+        "uen": _("UEN"),
+        "ein": _("EIN"),
+    }.get(kind, _("Tax ID"))
 
 
 # --------------------------------------------------------------------------- the view
 
 
+def seller_view(seller: AccountSettings, _: i18n.Gettext, *, locale: str = "en") -> dict[str, Any]:
+    """What documents print about the seller."""
+    return {
+        "legal_name": seller.legal_name or "",
+        "address_lines": address_lines(seller.address.model_dump() if seller.address else {}, locale=locale),
+        "tax_ids": [f"{tax_id_label(t.type, _)} {t.value}" for t in seller.tax_ids],
+        "support_email": seller.support_email,
+        "support_phone": seller.support_phone,
+        "logo_url": seller.logo_url,
+        "brand_color": seller.brand_color,
+        "invoice_footer": seller.invoice_footer,
+        "payment_instructions": seller.payment_instructions,
+    }
+
+
 def invoice_view(
-    invoice: Invoice, *, branding: Branding, hosted: bool, now: datetime | None = None
+    invoice: Invoice, *, seller: AccountSettings, hosted: bool, now: datetime | None = None
 ) -> dict[str, Any]:
-    """Everything the invoice template prints, already formatted (templates stay logic-free)."""
-    locale = locale_of(invoice)
-    zone = _zone(invoice)
-    currency = invoice.currency
-
-    def money(amount: int) -> str:
-        return format_money(amount, currency, locale)
-
-    def date(value: datetime | None) -> str | None:
-        return format_date(value, locale=locale, zone=zone)
+    """Everything the invoice template prints, already formatted and translated (templates stay
+    logic-free). ``seller`` is the current seller, used when the invoice has no frozen one."""
+    issuer = seller_of(invoice, seller)
+    locale = locale_of(invoice, issuer)
+    _ = i18n.gettext_for(locale)
+    fmt = formatter(invoice, locale)
+    money = fmt.money
 
     snapshot = invoice.customer_snapshot
     address = snapshot.get("address") or {}
@@ -181,47 +184,50 @@ def invoice_view(
     )
     return {
         "locale": locale,
+        "language": i18n.language_of(locale),
         "paper": "letter" if country in LETTER_COUNTRIES else "A4",
         "hosted": hosted,
-        "branding": branding,
+        "seller": seller_view(issuer, _, locale=locale),
         "invoice": {
             "id": invoice.id,
-            "number": invoice.number or "DRAFT",
+            "number": invoice.number or _("DRAFT"),
             "status": invoice.status,
-            "status_label": STATUS_LABELS[invoice.status],
+            "status_label": status_label(invoice.status, _),
             "overdue": overdue,
-            "currency": currency.upper(),
+            "currency": invoice.currency.upper(),
             "collection_method": invoice.collection_method,
-            "issued": date(invoice.finalized_at or invoice.created_at),
-            "due": date(invoice.due_date),
-            "paid": date(invoice.paid_at),
-            "voided": date(invoice.voided_at),
-            "period_start": date(invoice.period_start),
-            "period_end": date(invoice.period_end),
+            "issued": fmt.date(invoice.finalized_at or invoice.created_at),
+            "due": fmt.date(invoice.due_date),
+            "paid": fmt.date(invoice.paid_at),
+            "voided": fmt.date(invoice.voided_at),
+            "period_start": fmt.date(invoice.period_start),
+            "period_end": fmt.date(invoice.period_end),
+            "period": fmt.date_range(invoice.period_start, invoice.period_end)
+            if invoice.period_start and invoice.period_end
+            else None,
         },
         "customer": {
             "name": snapshot.get("name") or "",
             "emails": list(snapshot.get("emails") or []),
-            "address_lines": _address_lines(address),
-            "tax_ids": [f"{t.get('value')}" for t in snapshot.get("tax_ids") or []],
+            "address_lines": address_lines(address, locale=locale),
+            "tax_ids": [
+                f"{tax_id_label(t.get('type'), _)} {t.get('value')}" for t in snapshot.get("tax_ids") or []
+            ],
         },
-        "lines": [
-            _line_view(line, money=money, date=date, locale=locale, rate_names=rate_names, currency=currency)
-            for line in invoice.lines
-        ],
+        "lines": [_line_view(line, fmt=fmt, _=_, rate_names=rate_names) for line in invoice.lines],
         "coupons": [{"code": c.coupon_code, "amount": money(-c.amount)} for c in invoice.coupons],
         "taxes": [
             {
                 "name": t.display_name,
-                "percentage": format_percentage(t.percentage, locale=locale),
+                "percentage": fmt.percentage(t.percentage),
                 "inclusive": t.inclusive,
                 "taxable_amount": money(t.taxable_amount),
                 "amount": money(t.amount),
-                "legal_mention": t.legal_mention,
+                "legal_mention": _(t.legal_mention) if t.legal_mention else None,
             }
             for t in invoice.taxes
         ],
-        "legal_mentions": list(invoice.legal_mentions),
+        "legal_mentions": [_(m) for m in invoice.legal_mentions],
         "totals": {
             "subtotal": money(invoice.subtotal),
             "discount": money(-invoice.discount) if invoice.discount else None,
@@ -236,37 +242,43 @@ def invoice_view(
     }
 
 
-def _address_lines(address: dict[str, Any]) -> list[str]:
+def address_lines(address: dict[str, Any], *, locale: str = "en") -> list[str]:
+    """A postal address as printed: street lines, postal code and city (and state), the country's
+    name in the reader's language."""
     if not address:
         return []
     city = " ".join(str(p) for p in (address.get("postal_code"), address.get("city")) if p)
     region = ", ".join(str(p) for p in (city, address.get("state")) if p)
-    return [str(p) for p in (address.get("line1"), address.get("line2"), region, address.get("country")) if p]
+    country = country_name(str(address.get("country") or ""), locale) if address.get("country") else None
+    return [str(p) for p in (address.get("line1"), address.get("line2"), region, country) if p]
+
+
+def country_name(code: str, locale: str) -> str:
+    """``FR`` → ``France`` (``Frankreich`` in German), from CLDR; the code itself if unknown."""
+    from babel.core import Locale, UnknownLocaleError
+
+    try:
+        return str(Locale.parse(locale).territories.get(code.upper(), code))
+    except (UnknownLocaleError, ValueError):
+        return code
 
 
 def _line_view(
-    line: InvoiceLine,
-    *,
-    money: Any,
-    date: Any,
-    locale: str,
-    rate_names: dict[str, str],
-    currency: str,
+    line: InvoiceLine, *, fmt: Formatter, _: i18n.Gettext, rate_names: dict[str, str]
 ) -> dict[str, Any]:
+    title = wording.line_title(line, _)
     return {
-        "description": line.description,
-        "quantity": format_quantity(line.quantity, locale=locale),
-        "unit_price": format_unit_price(line.unit_amount_decimal, currency, locale=locale)
-        if line.unit_amount_decimal is not None
-        else None,
-        "amount": money(line.amount),
-        "discount": money(-line.discount) if line.discount else None,
+        "title": title,
+        "description": title,
+        "quantity": fmt.number(line.quantity),
+        "unit_price": wording.unit_price(line, fmt),
+        "amount": fmt.money(line.amount),
+        "discount": fmt.money(-line.discount) if line.discount else None,
         "taxes": [
-            f"{rate_names.get(t.rate_id, t.rate_id)} {format_percentage(t.percentage, locale=locale)}"
-            for t in line.taxes
+            f"{rate_names.get(t.rate_id, t.rate_id)} {fmt.percentage(t.percentage)}" for t in line.taxes
         ],
-        "period": " – ".join(p for p in (date(line.period_start), date(line.period_end)) if p) or None,
-        "explanations": [str(b["explanation"]) for b in line.breakdown if b.get("explanation")],
+        "period": fmt.date_range(line.period_start, line.period_end),
+        "details": wording.line_details(line, fmt, _),
     }
 
 
@@ -276,12 +288,12 @@ def _line_view(
 def render_invoice(
     invoice: Invoice,
     *,
-    branding: Branding,
+    seller: AccountSettings,
     templates_dir: str | None = None,
     hosted: bool = False,
     now: datetime | None = None,
 ) -> str:
-    view = invoice_view(invoice, branding=branding, hosted=hosted, now=now)
+    view = invoice_view(invoice, seller=seller, hosted=hosted, now=now)
     template = template_environment(templates_dir, locale=view["locale"]).get_template(INVOICE_TEMPLATE)
     return str(template.render(**view))
 
@@ -298,7 +310,7 @@ def ensure_document(
     *,
     store: DocumentStore,
     invoices: DocumentKeys,
-    branding: Branding,
+    seller: AccountSettings,
     templates_dir: str | None = None,
 ) -> str:
     """Store the issued document once (rendered by the first call after finalization); its key."""
@@ -307,7 +319,7 @@ def ensure_document(
         return key
     # A crash between the put and the bookkeeping renders and puts it again: the same content, a new
     # object version (the bucket is versioned), so no reader ever sees a missing document.
-    html = render_invoice(invoice, branding=branding, templates_dir=templates_dir, hosted=False)
+    html = render_invoice(invoice, seller=seller, templates_dir=templates_dir, hosted=False)
     store.put_html(
         key,
         html,

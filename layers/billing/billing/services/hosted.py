@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from billing.models.branding import Branding
+from collections.abc import Callable
+
+from billing.models.account import AccountSettings
 from billing.observability import logger
 from billing.repositories.invoices import InvoiceRepository
 from billing.services import documents
@@ -15,12 +17,18 @@ NOT_FOUND_PAGE = (
 
 
 def hosted_invoice_page(
-    invoices: InvoiceRepository, token: str, *, branding: Branding, templates_dir: str | None = None
+    invoices: InvoiceRepository,
+    token: str,
+    *,
+    seller: Callable[[], AccountSettings],
+    templates_dir: str | None = None,
 ) -> str | None:
-    """The page for ``token``, or None when no finalized invoice has it."""
+    """The page for ``token``, or None when no finalized invoice has it. ``seller`` reads the current
+    seller, printed only on invoices finalized before their seller was frozen on them."""
     invoice_id = invoices.invoice_id_for_token(token)
     invoice = invoices.get(invoice_id) if invoice_id else None
     if invoice is None or invoice.hosted_token != token or invoice.status == "draft":
         return None
     logger.info("hosted invoice viewed", invoice_id=invoice.id, number=invoice.number)
-    return documents.render_invoice(invoice, branding=branding, templates_dir=templates_dir, hosted=True)
+    current = AccountSettings() if invoice.seller_snapshot else seller()
+    return documents.render_invoice(invoice, seller=current, templates_dir=templates_dir, hosted=True)

@@ -414,7 +414,9 @@ def change_prorations(
                 plan_version=plan.version,
                 kind="credit" if kind == "credit" else "charge",
                 reason=reason,
-                description=f"{text} {plan.name} × {quantity} ({days} of {total} days, {_period_text(part, tz)})",
+                description=f"{text} {plan.name}",
+                plan_name=plan.name,
+                label=text.split(" ", 1)[0].lower(),
                 quantity=quantity,
                 amount_exact=_text(signed) if signed else "0",
                 days=days,
@@ -889,13 +891,17 @@ def _fee_line(
     quantity: int,
 ) -> _Line:
     when = "in advance" if plan.pay_in_advance else "in arrears"
-    description = f"{plan.name} × {quantity} ({_period_text(period, time_zone)})"
+    # The period is the line's own (period_start/end), printed once: not repeated in the name.
+    description = plan.name
     breakdown: list[dict[str, Any]] = [
         {
             "kind": "fixed_fee",
             "unit_amount": plan.amount,
             "quantity": quantity,
-            "explanation": f"{quantity} × {plan.amount} per {plan.interval}, billed {when}",
+            "interval": plan.interval,
+            "in_advance": plan.pay_in_advance,
+            "explanation": f"{quantity} × {plan.amount} per {plan.interval}, billed {when} "
+            f"({_period_text(period, time_zone)})",
         }
     ]
     if days != total:
@@ -1076,6 +1082,8 @@ def _proration_line(
                 "kind": "proration",
                 "proration_kind": p.kind,
                 "reason": p.reason,
+                "plan_name": p.plan_name,
+                "label": p.label,
                 "days": p.days,
                 "days_in_period": p.days_in_period,
                 "amount": p.amount_exact,

@@ -31,6 +31,7 @@ from billing import clock
 from billing.discounts import AppliedCoupon, parse_coupon
 from billing.errors import BillingError, Conflict, NotFound, ProviderUnavailable, ValidationFailed
 from billing.invoicing.totals import InvoiceTotals, PricedLine, compute_totals
+from billing.models.account import AccountSettings
 from billing.models.catalog import TaxRate
 from billing.models.customers import Customer
 from billing.models.invoices import (
@@ -43,6 +44,7 @@ from billing.models.invoices import (
 )
 from billing.money import normalize_currency, to_decimal
 from billing.observability import logger, metrics
+from billing.repositories.account import AccountRepository
 from billing.repositories.catalog import CouponRepository, TaxRateRepository
 from billing.repositories.customers import CustomerRepository
 from billing.repositories.invoices import (
@@ -55,6 +57,7 @@ from billing.repositories.payments import PaymentRepository, pending_payment_put
 from billing.repositories.transactions import timestamp
 from billing.services import invoice_drafts as drafts
 from billing.services import journal, numbering
+from billing.services.account import AccountDefaults, AccountReader, account_reader
 from billing.services.tax_rates import all_tax_rates, as_tax_rate, ensure_default_tax_rates
 from billing.tax import REVERSE_CHARGE_RATE_ID, default_rates
 from billing.tax import TaxRate as CoreTaxRate
@@ -104,6 +107,8 @@ class Invoicing:
     """PaymentAttempts: an open ``charge_automatically`` invoice's collection job is sent here."""
     seller_country: str | None = None
     """To tax at finalization a cycle draft priced while the customer had no address."""
+    seller: AccountReader
+    """The seller's identity (``billing.services.account``): checked, then frozen on the invoice."""
 
 
 def invoicing_from_settings(settings: Any) -> Invoicing:
@@ -129,6 +134,7 @@ def invoicing_from_settings(settings: Any) -> Invoicing:
         numbering=settings.invoice_numbering,
         account_prefix=settings.invoice_account_prefix,
         seller_country=settings.seller_country,
+        seller=account_reader(AccountRepository(table_name=table), AccountDefaults.from_settings(settings)),
     )
 
 
@@ -454,12 +460,22 @@ def pre_send_checks(
     customer: Customer | None,
     *,
     rates: Mapping[str, TaxRate],
+    seller: AccountSettings,
     payment_method_check: PaymentMethodCheck = has_payment_method,
 ) -> list[dict[str, str]]:
     """What would make the invoice go out broken, as ``{code, message}`` (empty: it may be sent)."""
     reasons: list[dict[str, str]] = []
+    missing = seller.identity_problems()
+    if missing:
+        reasons.append(
+            _hold(
+                "missing_seller_identity",
+                f"The seller's {' and '.join(m.replace('_', ' ') for m in missing)} must be on every "
+                "invoice: set them with PATCH /v1/account.",
+            )
+        )
     if customer is None:
-        return [_hold("customer_not_found", f"Customer {invoice.customer_id} does not exist.")]
+        return [*reasons, _hold("customer_not_found", f"Customer {invoice.customer_id} does not exist.")]
     if customer.deleted:
         reasons.append(_hold("customer_deleted", f"Customer {customer.id} is deleted."))
     if not invoice.lines:
@@ -592,10 +608,12 @@ def finalize_invoice(deps: Invoicing, invoice_id: str, *, actor: str) -> Finaliz
             )
         customer = deps.customers.get(invoice.customer_id)
         current = _taxed_now(deps, invoice, customer)
+        seller = deps.seller()
         reasons = pre_send_checks(
             current,
             customer,
             rates=_rates_of_invoice(deps, current),
+            seller=seller,
             payment_method_check=deps.payment_method_check,
         )
         if reasons:
@@ -626,6 +644,7 @@ def finalize_invoice(deps: Invoicing, invoice_id: str, *, actor: str) -> Finaliz
                 "paid_at": now if paid else None,
                 "hold_reasons": [],
                 "customer_snapshot": customer_snapshot(customer),
+                "seller_snapshot": seller.snapshot(),
                 "hosted_token": secrets.token_urlsafe(24),
                 "notification_pending": True,
                 "updated_at": now,
@@ -727,7 +746,7 @@ def customer_snapshot(customer: Customer) -> dict[str, Any]:
         mode="json",
         include={
             "id", "external_id", "name", "emails", "address", "tax_ids", "tax_status", "currency",
-            "time_zone", "locale", "invoice_prefix",
+            "time_zone", "locale", "preferred_locales", "invoice_prefix",
         },
     )  # fmt: skip
 

@@ -24,19 +24,20 @@ and one for an invoice already paid or voided is skipped (``skipped_settled``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from billing import clock
+from billing import clock, i18n
 from billing.errors import NotFound
-from billing.models.branding import Branding
+from billing.models.account import AccountSettings
 from billing.models.dunning import DUNNING_NOTIFICATION_KINDS
 from billing.models.invoices import Invoice
 from billing.observability import logger, metrics
+from billing.payments.declines import decline_reason
 from billing.repositories.invoices import InvoiceRepository
 from billing.repositories.notifications import NotificationRepository
 from billing.services import documents
@@ -76,7 +77,9 @@ class Delivery:
     markers: NotificationRepository
     store: documents.DocumentStore
     email: EmailSender
-    branding: Branding
+    seller: Callable[[], AccountSettings]
+    """The current seller (``billing.services.account``): printed on invoices finalized before their
+    seller was frozen on them."""
     public_url: str
     templates_dir: str | None = None
 
@@ -98,7 +101,7 @@ def deliver(deps: Delivery, message: NotificationMessage) -> Outcome:
         invoice,
         store=deps.store,
         invoices=deps.invoices,
-        branding=deps.branding,
+        seller=deps.seller(),
         templates_dir=deps.templates_dir,
     )
     now = clock.now()
@@ -111,7 +114,7 @@ def deliver(deps: Delivery, message: NotificationMessage) -> Outcome:
         deps.markers.mark_sent(invoice.id, kind, at=now, outcome="skipped_no_recipient")
         return "skipped_no_recipient"
     subject, html, text = render_invoice_email(
-        invoice, branding=deps.branding, public_url=deps.public_url, templates_dir=deps.templates_dir
+        invoice, seller=deps.seller(), public_url=deps.public_url, templates_dir=deps.templates_dir
     )
     message_id = deps.email.send(to=recipients, subject=subject, html=html, text=text)
     deps.markers.mark_sent(
@@ -123,11 +126,11 @@ def deliver(deps: Delivery, message: NotificationMessage) -> Outcome:
 
 
 def render_invoice_email(
-    invoice: Invoice, *, branding: Branding, public_url: str, templates_dir: str | None = None
+    invoice: Invoice, *, seller: AccountSettings, public_url: str, templates_dir: str | None = None
 ) -> tuple[str, str, str]:
     """Subject, HTML and text of the invoice email."""
     assert invoice.hosted_token is not None
-    view = documents.invoice_view(invoice, branding=branding, hosted=False)
+    view = documents.invoice_view(invoice, seller=seller, hosted=False)
     context = {**view, "hosted_url": documents.hosted_url(public_url, invoice.hosted_token)}
     subject = documents.render("invoice_email_subject.txt.j2", templates_dir=templates_dir, **context)
     html = documents.render("invoice_email.html.j2", templates_dir=templates_dir, **context)
@@ -151,7 +154,7 @@ def _deliver_dunning(deps: Delivery, message: NotificationMessage, invoice: Invo
         invoice,
         kind=message.kind,
         retry_at=message.retry_at,
-        branding=deps.branding,
+        seller=deps.seller(),
         public_url=deps.public_url,
         templates_dir=deps.templates_dir,
     )
@@ -169,14 +172,14 @@ def render_dunning_email(
     *,
     kind: str,
     retry_at: datetime | None,
-    branding: Branding,
+    seller: AccountSettings,
     public_url: str,
     templates_dir: str | None = None,
 ) -> tuple[str, str, str]:
     """Subject, HTML and text of a dunning email; the link is the hosted invoice page (pay it, or
     update the payment method)."""
     assert invoice.hosted_token is not None
-    view = documents.invoice_view(invoice, branding=branding, hosted=False)
+    view = documents.invoice_view(invoice, seller=seller, hosted=False)
     error = invoice.last_payment_error or {}
     link = documents.hosted_url(public_url, invoice.hosted_token)
     context = {
@@ -187,7 +190,7 @@ def render_dunning_email(
         "retry_date": documents.format_date(
             retry_at, locale=view["locale"], zone=documents.customer_zone(invoice)
         ),
-        "decline_reason": str(error.get("code") or "").replace("_", " ") or None,
+        "decline_reason": decline_reason(error, i18n.gettext_for(view["locale"])),
     }
     subject = documents.render("dunning_email_subject.txt.j2", templates_dir=templates_dir, **context)
     html = documents.render("dunning_email.html.j2", templates_dir=templates_dir, **context)

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from billing.i18n import N_
+
 EU_SOURCE: Final = (
     "European Commission, VAT rates applied in the Member States (taxation-customs.ec.europa.eu)"
 )
@@ -103,6 +105,6 @@ VAT_ID_PREFIXES: Final = {"EL": "GR"}
 """VAT identification numbers whose prefix is not the country's ISO code (Greece uses EL)."""
 
 REVERSE_CHARGE_RATE_ID: Final = "eu_reverse_charge"
-REVERSE_CHARGE_MENTION: Final = (
+REVERSE_CHARGE_MENTION: Final = N_(
     "Reverse charge – VAT to be accounted for by the recipient (Article 196, Council Directive 2006/112/EC)"
 )
