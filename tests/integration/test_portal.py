@@ -273,6 +273,7 @@ def test_unknown_expired_and_deleted_links_show_no_data(call, admin_key, custome
             status, headers, html = page(call, path_of(session) + suffix)
             assert status == 410, suffix
             assert "This link has expired. Ask Test Seller Inc. for a new one." in html
+            assert 'href="https://globex-seller.example/account"' in html  # where a new link comes from
             assert "Globex" not in html and "ap@globex.example" not in html
             assert headers["referrer-policy"] == "no-referrer"
         status, _, _ = post_form(call, f"{path_of(session)}/billing-details", {"emails": "x@y.example"})

@@ -200,13 +200,19 @@ class _Refused(Exception):
 
 
 def _message(
-    deps: PortalDeps, status: int, *, seller: AccountSettings | None, locale: str, kind: str
+    deps: PortalDeps,
+    status: int,
+    *,
+    seller: AccountSettings | None,
+    locale: str,
+    kind: str,
+    back_url: str | None = None,
 ) -> PortalResponse:
     _ = i18n.gettext_for(locale)
     name = (seller.legal_name if seller else None) or ""
     pages = {
         "expired": (
-            _("This link has expired"),
+            _("Link expired"),
             _("This link has expired. Ask %(seller)s for a new one.", seller=name)
             if name
             else _("This link has expired. Ask for a new one."),
@@ -219,6 +225,11 @@ def _message(
     }
     title, message = pages[kind]
     context = views.message_page(title=title, message=message, locale=locale, seller=seller, _=_)
+    context["back"] = (
+        {"url": back_url, "label": _("Back to %(seller)s", seller=name) if name else _("Back")}
+        if back_url
+        else None
+    )
     html = documents.render("portal_message.html.j2", templates_dir=deps.templates_dir, **context)
     return PortalResponse(status=status, html=html, plain=True)
 
@@ -248,7 +259,9 @@ def _open(deps: PortalDeps, request: PortalRequest) -> _Context:
     locale = views.page_locale(customer, seller, session.locale)
     if session.expired(now):
         logger.info("portal session expired", portal_session_id=session.id)
-        raise _Refused(_message(deps, 410, seller=seller, locale=locale, kind="expired"))
+        raise _Refused(
+            _message(deps, 410, seller=seller, locale=locale, kind="expired", back_url=session.return_url)
+        )
     return _Context(
         session=session,
         customer=customer,
