@@ -59,12 +59,15 @@ def _billing() -> Any:
 
 
 def _provider() -> Any:
-    """The payment provider, or None when no Stripe key is configured (no card form then)."""
+    """The payment provider, or None when no Stripe key is configured (no card form then). The card
+    form also needs the adapter's Checkout in setup mode (the Pay flow adds it to ``billing.payments``):
+    until it is there, the portal offers no card form rather than a broken one."""
     if not (os.environ.get("STRIPE_API_KEY") or os.environ.get("STRIPE_API_KEY_PARAM")):
         return None
     from billing.payments import get_payment_provider
 
-    return get_payment_provider()
+    provider = get_payment_provider()
+    return provider if hasattr(provider, "create_setup_checkout_session") else None
 
 
 def _checkout_origin() -> str:

@@ -222,6 +222,10 @@ def _message(
             _("This form has expired"),
             _("The form could not be sent. Go back, reload the page and try again."),
         ),
+        "unavailable": (
+            _("Please try again"),
+            _("This could not be done right now. Go back and try again in a few minutes."),
+        ),
     }
     title, message = pages[kind]
     context = views.message_page(title=title, message=message, locale=locale, seller=seller, _=_)
@@ -306,13 +310,18 @@ def _redirect(location: str) -> PortalResponse:
 
 
 def _page(fn: Callable[..., PortalResponse]) -> Callable[..., PortalResponse]:
-    """Turn a refusal anywhere in ``fn`` into its page."""
+    """Turn a refusal anywhere in ``fn`` into its page, and a failure of a dependency (the payment
+    provider) into a "try again" page rather than an API error."""
 
     def wrapper(deps: PortalDeps, request: PortalRequest, *args: Any) -> PortalResponse:
         try:
             return fn(deps, request, *args)
         except _Refused as refused:
             return refused.response
+        except BillingError as exc:
+            logger.warning("portal page failed", page=fn.__name__, code=exc.code, error=exc.message)
+            seller = deps.seller()
+            return _message(deps, 503, seller=seller, locale=seller.default_locale, kind="unavailable")
 
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__
@@ -647,8 +656,8 @@ def _apply(
 ) -> SetupOutcome:
     from billing.services.payment_methods import set_default_payment_method
 
-    if marker.applied_at is not None:
-        return "unchanged"
+    if marker.applied_at is not None:  # the other path came first: say what it found
+        return "superseded" if marker.outcome == "superseded" else "unchanged"
     found = provider.retrieve_checkout_session(session_id=marker.checkout_session_id)
     customer = customers.get(marker.customer_id)
     card = found.setup_payment_method
