@@ -466,3 +466,30 @@ def test_a_swedish_customer_gets_a_swedish_portal(call, admin_key):
     # The session's locale overrides the customer's.
     status, _, html = page(call, path_of(open_session(call, admin_key, customer["id"], locale="de")))
     assert '<html lang="de">' in html and f"1.234,56{NBSP}SEK" in html
+
+
+def test_odd_input_in_links_and_forms_is_a_page_never_a_500(call, admin_key, customer, session):
+    import base64
+    import json
+
+    mine = one_off(call, admin_key, customer, auto_finalize=True)
+    base = path_of(session)
+    for path in (f"{base}/invoices/in_{'x' * 3000}", f"{base}/credit-notes/cn_%00/pdf", f"{base}/invoices/..%2F"):
+        assert page(call, path)[0] == 404
+    assert page(call, f"{base}/payment-method/done", checkout="cs_" + "x" * 5000)[0] in (303, 404)
+
+    def cursor(**key):
+        return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+    partition = f"CUSTOMER_INVOICES#{customer['id']}"
+    for forged in (
+        cursor(pk="INVOICE#in_other", sk="INVOICE", gsi1pk=partition, gsi1sk="2026#in_mine"),
+        cursor(pk="INVOICE#in_x", sk="INVOICE", gsi1pk=partition, gsi1sk="9" * 3000 + "#in_x"),
+        cursor(pk=1, sk="INVOICE", gsi1pk=partition, gsi1sk="x#in_x"),
+    ):
+        status, _, html = page(call, f"{base}/invoices", after=forged)
+        assert status == 200 and mine["number"] in html  # the first page instead
+
+    many = {f"f{i}": "x" for i in range(300)}
+    status, _, _ = post_form(call, f"{base}/billing-details", many)
+    assert status == 403

@@ -97,7 +97,10 @@ def _request(token: str) -> service.PortalRequest:
     base_url = get_settings().public_url or f"https://{domain}"
     form: dict[str, list[str]] = {}
     if event.http_method == "POST" and event.body:
-        form = parse_qs(event.decoded_body or "", keep_blank_values=True, max_num_fields=100)
+        try:
+            form = parse_qs(event.decoded_body or "", keep_blank_values=True, max_num_fields=100)
+        except ValueError:  # more fields than any portal form has: not our form (refused as such)
+            form = {}
     return service.PortalRequest(
         token=token,
         base_url=base_url,

@@ -22,6 +22,7 @@ customer's language (``views.page_locale``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -81,6 +82,9 @@ LIVE_SUBSCRIPTIONS = frozenset({"trialing", "active", "past_due"})
 MAX_DRAFT_SKIPS = 5
 """Queries one invoice page makes at most to fill itself past draft invoices (never shown)."""
 _CURSOR_KEYS = {"gsi1": {"pk", "sk", "gsi1pk", "gsi1sk"}, "gsi2": {"pk", "sk", "gsi2pk", "gsi2sk"}}
+_ID = re.compile(r"^[a-z]{2}_[A-Za-z0-9_]{1,200}$")
+"""The shape of an id in a portal link or query (``in_…``, ``cn_…``, ``cs_…``); anything else is not
+looked up."""
 
 
 # --------------------------------------------------------------------------- sessions (API)
@@ -335,7 +339,15 @@ def _cursor(request: PortalRequest, index: str, partition: str) -> dict[str, Any
         cursor = decode_cursor(request.query.get("after") or None, allowed_keys=_CURSOR_KEYS[index])
     except ValidationFailed:
         return None
-    if cursor is not None and (cursor.get(f"{index}pk") != partition or set(cursor) != _CURSOR_KEYS[index]):
+    if cursor is None or cursor.get(f"{index}pk") != partition or set(cursor) != _CURSOR_KEYS[index]:
+        return None
+    # The item the list stopped at: its own key and its index key must name the same id.
+    item_id = str(cursor[f"{index}sk"]).rpartition("#")[2]
+    if (
+        not _ID.match(item_id)
+        or cursor["pk"].rpartition("#")[2] != item_id
+        or len(str(cursor[f"{index}sk"])) > 100
+    ):
         return None
     return cursor
 
@@ -423,7 +435,9 @@ def open_invoice(
     """One of the customer's invoices: on to its hosted page (view, pay) or its PDF; another
     customer's invoice (or a draft) is a 404 page."""
     ctx = _open(deps, request)
-    invoice = deps.invoices.get(invoice_id) if invoice_id.startswith("in_") else None
+    invoice = (
+        deps.invoices.get(invoice_id) if _ID.match(invoice_id) and invoice_id.startswith("in_") else None
+    )
     if (
         invoice is None
         or invoice.customer_id != ctx.customer.id
@@ -441,7 +455,11 @@ def open_invoice(
 def open_credit_note(deps: PortalDeps, request: PortalRequest, credit_note_id: str) -> PortalResponse:
     """One of the customer's credit notes: on to its PDF; another customer's is a 404 page."""
     ctx = _open(deps, request)
-    note = deps.credit_notes.get(credit_note_id) if credit_note_id.startswith("cn_") else None
+    note = (
+        deps.credit_notes.get(credit_note_id)
+        if _ID.match(credit_note_id) and credit_note_id.startswith("cn_")
+        else None
+    )
     invoice = (
         deps.invoices.get(note.invoice_id)
         if note is not None and note.customer_id == ctx.customer.id
@@ -602,7 +620,11 @@ def finish_payment_method_update(deps: PortalDeps, request: PortalRequest) -> Po
     was first), then the overview says so."""
     ctx = _open(deps, request)
     checkout_id = request.query.get("checkout") or ""
-    marker = deps.portal.get_setup_checkout(checkout_id) if checkout_id.startswith("cs_") else None
+    marker = (
+        deps.portal.get_setup_checkout(checkout_id)
+        if _ID.match(checkout_id) and checkout_id.startswith("cs_")
+        else None
+    )
     provider = deps.provider()
     if marker is None or marker.customer_id != ctx.customer.id or provider is None:
         return _redirect(ctx.base)
