@@ -474,7 +474,11 @@ def test_odd_input_in_links_and_forms_is_a_page_never_a_500(call, admin_key, cus
 
     mine = one_off(call, admin_key, customer, auto_finalize=True)
     base = path_of(session)
-    for path in (f"{base}/invoices/in_{'x' * 3000}", f"{base}/credit-notes/cn_%00/pdf", f"{base}/invoices/..%2F"):
+    for path in (
+        f"{base}/invoices/in_{'x' * 3000}",
+        f"{base}/credit-notes/cn_%00/pdf",
+        f"{base}/invoices/..%2F",
+    ):
         assert page(call, path)[0] == 404
     assert page(call, f"{base}/payment-method/done", checkout="cs_" + "x" * 5000)[0] in (303, 404)
 
