@@ -15,7 +15,15 @@ http://127.0.0.1:12111), and walks five customers through January 2027:
 * the journal exported as CSV, every entry balanced.
 
 Every expectation is checked as it goes; each failure is printed as `FAIL: ...` and the exit status
-is 1 if any failed. The stack it started is always stopped (SIGINT, then wait).
+is 1 if any failed.
+
+The stack it started keeps running after the summary, with its links (hosted invoice pages, the API,
+the admin key) printed, until Enter is pressed, when standard input is a terminal; otherwise (CI) it
+is stopped at once (SIGINT, then wait). DEMO_KEEP=1 or DEMO_KEEP=0 forces either.
+
+On an existing stack (DEMO_URL), the demo first checks that none of the codes it creates (metric,
+plans, coupon, tax rate, customers' external ids) exists yet, and refuses (exit 2) before changing
+anything if one does: run it on a fresh stack (`rm -rf .local` or `--in-memory`).
 """
 
 from __future__ import annotations
@@ -429,7 +437,43 @@ def run_month(d: Demo) -> dict[str, dict[str, Any]]:
     return {ext: {**c, "id": ids[ext]} for ext, c in CUSTOMERS.items()}
 
 
-def summary(d: Demo, customers: dict[str, dict[str, Any]]) -> None:
+# What run_month creates under fixed codes: on a stack that has any of them, it cannot run.
+DEMO_OBJECTS: dict[str, str] = {
+    "metric api_calls": "/v1/metrics/api_calls",
+    "plan starter": "/v1/plans/starter",
+    "plan growth": "/v1/plans/growth",
+    "coupon WELCOME20": "/v1/coupons/WELCOME20",
+    "tax rate us_ny_sales": "/v1/tax-rates/us_ny_sales",
+    **{f"customer {ext}": f"/v1/customers/{ext}" for ext in CUSTOMERS},
+}
+
+
+class Refused(Exception):
+    """The stack cannot take the demo; nothing was changed (exit 2)."""
+
+
+def check_fresh(d: Demo) -> None:
+    """Refuse a stack that already has what the demo creates, before changing anything."""
+    found = []
+    for what, path in DEMO_OBJECTS.items():
+        r = d.http.get(d.url + path, timeout=30)
+        if r.status_code == 200:
+            found.append(what)
+        elif r.status_code in (401, 403):
+            raise Refused(
+                f"{d.url} does not accept DEMO_KEY ({r.status_code} on GET {path}): use an admin key"
+            )
+        elif r.status_code != 404:
+            raise Refused(f"GET {d.url}{path}: {r.status_code} {r.text[:200]}")
+    if found:
+        raise Refused(
+            f"the stack at {d.url} already has {', '.join(found)}: the demo creates these and would fail "
+            "half-way. Nothing was changed. Run it on a fresh stack: `make demo` without DEMO_URL (its own "
+            "in-memory stack), or stop `make run` and `rm -rf .local` first."
+        )
+
+
+def summary(d: Demo, customers: dict[str, dict[str, Any]]) -> list[str]:
     say()
     head = f"{'customer':<12} {'invoice':<14} {'total':>10}  {'status':<14} {'payments/attempts':<18} story"
     say(head)
@@ -451,6 +495,34 @@ def summary(d: Demo, customers: dict[str, dict[str, Any]]) -> None:
     say("Hosted invoice pages (no API key needed, while the stack runs):")
     for line in links:
         say(line)
+    return links
+
+
+def keep_stack() -> bool:
+    """DEMO_KEEP=1/0 decides; otherwise keep the stack when a person is at the terminal."""
+    wanted = os.environ.get("DEMO_KEEP", "").strip().lower()
+    if wanted in ("1", "true", "yes"):
+        return True
+    if wanted in ("0", "false", "no"):
+        return False
+    return sys.stdin.isatty()
+
+
+def wait_for_enter(*, url: str, key: str, standin: str, links: list[str]) -> None:
+    say()
+    say("The stack keeps running so you can look around:")
+    say(f"  API             {url}   (Authorization: Bearer {key})")
+    say(f"  try             curl -s {url}/v1/invoices -H 'Authorization: Bearer {key}'")
+    say(f"  mail sent       {url}/_local/mail")
+    say(f"  Stripe stand-in {standin}")
+    if links:
+        say("  hosted invoice pages:")
+        for line in links:
+            say(f"  {line}")
+    try:
+        input("Press Enter to stop the stack. ")
+    except (EOFError, KeyboardInterrupt):
+        say()
 
 
 def _events(d: Demo) -> list[dict[str, Any]]:
@@ -463,11 +535,17 @@ def _events(d: Demo) -> list[dict[str, Any]]:
 def main() -> int:
     started = time.monotonic()
     stack: LocalStack | None = None
+    links: list[str] = []
     try:
         if os.environ.get("DEMO_URL") and os.environ.get("DEMO_KEY"):
-            url, key = os.environ["DEMO_URL"], os.environ["DEMO_KEY"]
+            url, key = os.environ["DEMO_URL"].rstrip("/"), os.environ["DEMO_KEY"]
             standin = os.environ.get("DEMO_STRIPE_URL", "http://127.0.0.1:12111")
             say(f"Using the stack at {url}")
+            try:
+                check_fresh(Demo(url, key, standin))
+            except (Refused, requests.RequestException) as exc:
+                say(f"Refused: {exc}")
+                return 2
         else:
             say("Starting the local stack (in memory) ...")
             stack = LocalStack()
@@ -476,7 +554,7 @@ def main() -> int:
         demo = Demo(url, key, standin)
         try:
             customers = run_month(demo)
-            summary(demo, customers)
+            links = summary(demo, customers)
         except Exception as exc:  # a broken step: report it as a failure, still stop the stack
             demo.expect(False, f"the demo stopped: {type(exc).__name__}: {exc}")
         say()
@@ -485,9 +563,11 @@ def main() -> int:
             say(f"{len(demo.failures)} of {demo.checks} expectations FAILED ({took:.0f}s):")
             for failure in demo.failures:
                 say(f"FAIL: {failure}")
-            return 1
-        say(f"All {demo.checks} expectations met in {took:.0f}s.")
-        return 0
+        else:
+            say(f"All {demo.checks} expectations met in {took:.0f}s.")
+        if stack is not None and keep_stack():
+            wait_for_enter(url=url, key=key, standin=standin, links=links)
+        return 1 if demo.failures else 0
     finally:
         if stack is not None:
             say("Stopping the stack ...")
