@@ -31,31 +31,21 @@ from __future__ import annotations
 import csv
 import io
 import os
-import queue
-import re
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
+from local.process import StackProcess, all_pages, poll
+
 STANDIN_KEY = "sk_test_demo"  # the stand-in takes any sk_test_ key
 PERIOD_START = "2027-01-01T00:00:00Z"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def say(line: str = "") -> None:
@@ -63,63 +53,25 @@ def say(line: str = "") -> None:
 
 
 # ------------------------------------------------------------------------------------------- the stack
-class LocalStack:
-    """`python -m local.stack --in-memory` as a subprocess on free ports; its output read line by line."""
+class LocalStack(StackProcess):
+    """`python -m local.stack --in-memory` on free ports, with the offline Stripe stand-in."""
 
     def __init__(self) -> None:
-        self.port = free_port()
-        env = {
-            **os.environ,
-            "PYTHONUNBUFFERED": "1",
-            "DDB_PORT": str(free_port()),
-            "MOTO_PORT": str(free_port()),
-            "STRIPE_PORT": str(free_port()),
-        }
-        for name in [n for n in env if n.startswith(("AWS_ENDPOINT_URL", "STRIPE_"))]:
-            if name != "STRIPE_PORT":
-                env.pop(name)  # the offline stand-in, never a real Stripe account
-        argv = [sys.executable, "-m", "local.stack", "--in-memory", "--port", str(self.port)]
-        self.proc = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        self.lines: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        super().__init__("--in-memory")
 
-    def _read(self) -> None:
-        assert self.proc.stdout
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-            self._queue.put(line.rstrip("\n"))
-        self._queue.put(None)
-
-    def ready(self, timeout: float = 120) -> tuple[str, str, str]:
+    def started(self, timeout: float = 120) -> tuple[str, str, str]:
         """(gateway URL, admin key, stand-in URL) once the stack prints Ready."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self._queue.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if line is None:
-                raise RuntimeError("the stack exited before it was ready:\n" + "\n".join(self.lines[-30:]))
-            if line.startswith("Ready: "):
-                text = "\n".join(self.lines)
-                key = re.search(r"^Admin API key: (bk_\S+)$", text, re.M)
-                standin = re.search(r"Stripe\s+stand-in (http://\S+)", text)
-                if not key or not standin:
-                    raise RuntimeError("no admin key or Stripe stand-in in the stack's output:\n" + text)
-                return f"http://127.0.0.1:{self.port}", key.group(1), standin.group(1)
-        raise RuntimeError(f"the stack was not ready within {timeout}s:\n" + "\n".join(self.lines[-30:]))
+        try:
+            self.ready(timeout)
+            return self.url, self.admin_key, self.stripe_url
+        except AssertionError as exc:
+            raise RuntimeError(str(exc)) from None
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 30) -> int:
+        try:
+            return super().stop(sig, timeout)
+        except subprocess.TimeoutExpired:
+            return -9
 
 
 # ------------------------------------------------------------------------------------------- the client
@@ -151,15 +103,7 @@ class Demo:
         return r.json()
 
     def all(self, path: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        sep = "&" if "?" in path else "?"
-        cursor = None
-        while True:
-            page = self.api("GET", f"{path}{sep}limit=100" + (f"&starting_after={cursor}" if cursor else ""))
-            items += page["data"]
-            if not page["has_more"]:
-                return items
-            cursor = page["next_cursor"]
+        return all_pages(lambda page: self.api("GET", page), path)
 
     def local(self, method: str, path: str, body: Any = None) -> Any:
         r = requests.request(method, f"{self.url}/_local/{path}", json=body, timeout=120)
@@ -191,15 +135,10 @@ class Demo:
         self.local("POST", "queues/drain", {"timeout": 30, "wait_invisible": True})
 
     def wait_for[T](self, what: str, probe: Callable[[], T | None], timeout: float = 30) -> T | None:
-        deadline = time.monotonic() + timeout
-        while True:
-            got = probe()
-            if got:
-                return got
-            if time.monotonic() > deadline:
-                self.expect(False, f"timed out after {timeout:.0f}s waiting for {what}")
-                return None
-            time.sleep(0.2)
+        got = poll(probe, timeout)
+        if not got:
+            self.expect(False, f"timed out after {timeout:.0f}s waiting for {what}")
+        return got
 
     def invoice_of(self, customer: str) -> dict[str, Any]:
         (invoice,) = self.all(f"/v1/invoices?customer={customer}")
@@ -549,7 +488,7 @@ def main() -> int:
         else:
             say("Starting the local stack (in memory) ...")
             stack = LocalStack()
-            url, key, standin = stack.ready()
+            url, key, standin = stack.started()
             say(f"Stack ready at {url} in {time.monotonic() - started:.0f}s (Stripe stand-in {standin})")
         demo = Demo(url, key, standin)
         try:
