@@ -45,7 +45,7 @@ def _global_options(parser: argparse.ArgumentParser, *, default: object) -> None
     parser.add_argument(
         "--region",
         default=default,
-        help="AWS region of the stack (default: AWS_REGION or your profile's region)",
+        help="AWS region of the stack (default: AWS_DEFAULT_REGION or your profile's region)",
     )
     parser.add_argument(
         "--profile", default=default, help="named AWS CLI profile (default: AWS_PROFILE or the default chain)"

@@ -25,7 +25,7 @@ def configure_session(*, region: str | None, profile: str | None) -> Any:
     name = session.region_name
     if not name:
         raise CliError(
-            "no AWS region: pass --region (the stack's region), set AWS_REGION, or set one in your "
+            "no AWS region: pass --region (the stack's region), set AWS_DEFAULT_REGION, or set one in your "
             "profile (`aws configure set region us-east-1`)"
         )
     if not _custom_endpoint() and name not in _known_regions(session):

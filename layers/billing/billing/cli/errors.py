@@ -108,7 +108,7 @@ def explain(exc: BaseException, args: argparse.Namespace) -> str | None:
     if isinstance(exc, bc.TokenRetrievalError | bc.SSOTokenLoadError | bc.UnauthorizedSSOTokenError):
         return f"your AWS SSO session has expired or is missing: run `{_login_hint(args)}` and try again"
     if isinstance(exc, bc.NoRegionError):
-        return "no AWS region: pass --region (the stack's region) or set AWS_REGION"
+        return "no AWS region: pass --region (the stack's region) or set AWS_DEFAULT_REGION"
     if isinstance(exc, bc.InvalidRegionError):
         return f"{args.region!r} is not an AWS region name: pass --region like us-east-1"
     if isinstance(exc, bc.EndpointConnectionError | bc.ConnectTimeoutError | bc.ReadTimeoutError):
