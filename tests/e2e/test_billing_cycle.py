@@ -16,73 +16,22 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
 import requests
 
+from tests.stack_api import Api, wait_for
+
 pytestmark = pytest.mark.e2e
 
-ADMIN_LINE = re.compile(r"^Admin API key: (bk_\S+)$", re.M)
 NBSP = "\u00a0"
-
-
-class Api:
-    def __init__(self, url: str, key: str) -> None:
-        self.url = url
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {key}"
-
-    def call(
-        self, method: str, path: str, body: Any = None, *, expect: int = 200, key: str | None = None
-    ) -> Any:
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        r = self.session.request(method, self.url + path, json=body, headers=headers, timeout=60)
-        assert r.status_code == expect, f"{method} {path}: {r.status_code} {r.text}"
-        return r.json()
-
-    def get(self, path: str, **kw: Any) -> Any:
-        return self.call("GET", path, **kw)
-
-    def post(self, path: str, body: Any = None, *, expect: int = 201, **kw: Any) -> Any:
-        return self.call("POST", path, body, expect=expect, **kw)
-
-    def all(self, path: str) -> list[dict[str, Any]]:
-        """Every item of a list, following next_cursor."""
-        items: list[dict[str, Any]] = []
-        sep = "&" if "?" in path else "?"
-        cursor = None
-        while True:
-            page = self.get(f"{path}{sep}limit=100" + (f"&starting_after={cursor}" if cursor else ""))
-            items += page["data"]
-            if not page["has_more"]:
-                return items
-            cursor = page["next_cursor"]
-
-    def local(self, method: str, path: str, body: Any = None) -> Any:
-        r = requests.request(method, f"{self.url}/_local/{path}", json=body, timeout=120)
-        assert r.status_code == 200, f"{method} /_local/{path}: {r.status_code} {r.text}"
-        return r.json()
-
-
-def wait_for[T](what: str, probe: Callable[[], T | None], timeout: float = 30) -> T:
-    """probe() until it returns something truthy (polling, never a blind sleep)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = probe()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
 
 
 def test_a_billing_month_end_to_end(start_stack, tmp_path):
     stack = start_stack("--in-memory", "--data-dir", str(tmp_path)).ready()
-    (admin,) = ADMIN_LINE.findall(stack.output)
+    admin = stack.admin_key
     api = Api(stack.url, admin)
     schedules = {s["function"]: s["name"] for s in api.local("GET", "schedules")["schedules"]}
     billing_run, finalizer = schedules["BillingRunFunction"], schedules["InvoiceFinalizerFunction"]
