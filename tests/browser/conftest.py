@@ -42,9 +42,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
             process.kill()
 
 
+SELLER = {
+    "legal_name": "Acme Analytics Inc.",
+    "address": {"line1": "350 Fifth Avenue", "city": "New York", "postal_code": "10118", "state": "NY",
+                "country": "US"},
+    "support_email": "billing@acme-analytics.example",
+    "support_phone": "+1 212 555 0100",
+    "payment_instructions": "Bank transfer: First Bank, account 000123456789, routing 021000021.",
+}  # fmt: skip
+"""Who bills in the browser tests (no invoice is issued without a seller's name and address)."""
+
+
 @pytest.fixture(scope="session")
 def api(stack: StackProcess) -> Api:
-    return Api(stack.url, stack.admin_key)
+    client = Api(stack.url, stack.admin_key)
+    assert client.call("PATCH", "/v1/account", SELLER)["ready_to_invoice"] is True
+    return client
 
 
 @pytest.fixture(scope="session")

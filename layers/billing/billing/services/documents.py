@@ -247,10 +247,21 @@ def address_lines(address: dict[str, Any], *, locale: str = "en") -> list[str]:
     name in the reader's language."""
     if not address:
         return []
-    city = " ".join(str(p) for p in (address.get("postal_code"), address.get("city")) if p)
-    region = ", ".join(str(p) for p in (city, address.get("state")) if p)
-    country = country_name(str(address.get("country") or ""), locale) if address.get("country") else None
-    return [str(p) for p in (address.get("line1"), address.get("line2"), region, country) if p]
+    code = str(address.get("country") or "").upper()
+    postal, city, state = (address.get(k) or "" for k in ("postal_code", "city", "state"))
+    if code in _CITY_STATE_POSTAL:  # New York, NY 10118
+        city_line = " ".join(p for p in (", ".join(p for p in (city, state) if p), postal) if p)
+        lines = [city_line]
+    elif code in _CITY_THEN_POSTAL:  # London / EC1A 1BB
+        lines = [", ".join(p for p in (city, state) if p), postal]
+    else:  # 75002 Paris
+        lines = [", ".join(p for p in (" ".join(p for p in (postal, city) if p), state) if p)]
+    country = country_name(code, locale) if code else None
+    return [str(p) for p in (address.get("line1"), address.get("line2"), *lines, country) if p]
+
+
+_CITY_STATE_POSTAL = frozenset({"US", "CA", "AU", "PR"})
+_CITY_THEN_POSTAL = frozenset({"GB", "IE"})
 
 
 def country_name(code: str, locale: str) -> str:
