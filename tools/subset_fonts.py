@@ -1,5 +1,6 @@
-"""Make the fonts the PDF documents embed (`make fonts`): Noto Sans (Latin) and Noto Sans CJK JP,
-taken from Debian's font packages and cut down to what invoices print.
+"""Make the fonts the PDF documents embed (`make fonts`): Noto Sans (Latin, Greek, Cyrillic), a few
+symbols of Noto Sans Math (the minus sign) and Noto Sans CJK JP, taken from Debian's font packages and
+cut down to what invoices print.
 
 Run at development time only; the output is committed under layers/billing/billing/fonts/ and
 nothing is downloaded at build or run time. Steps:
@@ -7,7 +8,7 @@ nothing is downloaded at build or run time. Steps:
 1. ``apt-get download fonts-noto-core fonts-noto-cjk`` (Debian's own client; or give
    ``--from DIR`` holding the two ``.deb`` files), each checked against the SHA-256 below so the
    output is reproducible;
-2. extract ``NotoSans-{Regular,Bold}.ttf`` (TrueType outlines) and the JP face of
+2. extract ``NotoSans-{Regular,Bold}.ttf``, ``NotoSansMath-Regular.ttf`` (TrueType outlines) and the JP face of
    ``NotoSansCJK-{Regular,Bold}.ttc`` (CFF outlines) with ``dpkg-deb``;
 3. subset them with fontTools (hinting dropped, layout features kept for kerning and
    ligatures, names kept; see LATIN and JAPANESE for what each keeps) and write
@@ -61,10 +62,18 @@ LATIN: list[tuple[int, int]] = [
     (0x20A0, 0x20C0),  # Currency Symbols: €, ₹, ₩, ₺, ₽, ₫, ₴, ₦, ...
     (0x2116, 0x2116),  # №
     (0x2122, 0x2122),  # ™
-    (0x2190, 0x2193),  # arrows
-    (0x2212, 0x2212),  # − minus sign (Babel's negative numbers in sv, ...)
-    (0x2215, 0x2215),  # ∕
     (0xFB01, 0xFB02),  # ﬁ ﬂ ligatures
+]
+
+SYMBOLS: list[tuple[int, int]] = [
+    # What Noto Sans lacks and documents print, from Noto Sans Math (one weight: fpdf2 falls back
+    # to it for bold text too).
+    (0x2190, 0x2193),  # ← ↑ → ↓
+    (0x2212, 0x2212),  # − minus sign: Babel writes negative amounts with it in sv, fi, nb, ...
+    (0x2215, 0x2215),  # ∕ division slash
+    (0x2248, 0x2248),  # ≈
+    (0x2260, 0x2260),  # ≠
+    (0x2264, 0x2265),  # ≤ ≥
 ]
 
 JAPANESE_BLOCKS: list[tuple[int, int]] = [
@@ -213,6 +222,11 @@ def main() -> None:
                 OUT / f"NotoSans-{style}.ttf",
                 latin,
             )
+        subset(
+            core / "usr/share/fonts/truetype/noto/NotoSansMath-Regular.ttf",
+            OUT / "NotoSansMath-Regular.ttf",
+            expand(SYMBOLS),
+        )
         japanese = jis_x_0208() | expand(JAPANESE_BLOCKS)
         for style in ("Regular", "Bold"):
             subset(
@@ -224,7 +238,7 @@ def main() -> None:
             )
         text = licence(core / "usr/share/doc/fonts-noto-core/copyright")
         (OUT / "OFL.txt").write_text(
-            "Noto Sans (NotoSans-*.ttf): Copyright 2015-2020 Google LLC.\n"
+            "Noto Sans (NotoSans-*.ttf), Noto Sans Math (NotoSansMath-*.ttf): Copyright 2015-2020 Google LLC.\n"
             "Noto Sans CJK JP (NotoSansJP-*.ttf): Copyright 2014-2021 Adobe (http://www.adobe.com/).\n"
             "Subsets made by tools/subset_fonts.py from Debian's fonts-noto-core and fonts-noto-cjk.\n"
             "Licensed under the SIL Open Font License, Version 1.1:\n\n" + text,

@@ -7,7 +7,8 @@
 * **Pure**: bytes out, nothing read but the fonts shipped beside this module, nothing fetched (a
   logo URL is not downloaded: documents print the seller's name instead).
 * **Fonts**: Noto Sans (Latin, Greek, Cyrillic, punctuation and currency signs, the U+202F narrow
-  no-break space Babel puts in French amounts) with Noto Sans CJK JP as the fallback for Japanese,
+  no-break space Babel puts in French amounts), then Noto Sans Math for the few symbols Noto Sans
+  lacks (U+2212, the minus sign of Swedish amounts) and Noto Sans CJK JP for Japanese,
   subsets made by ``tools/subset_fonts.py`` (``make fonts``); fpdf2 embeds only the glyphs a
   document uses. A character in neither font (Korean, Chinese outside JIS X 0208, emoji) is left
   out, and fpdf2 logs a warning naming it.
@@ -35,10 +36,12 @@ if TYPE_CHECKING:
 
 FONTS_DIR = Path(__file__).resolve().parent / "fonts"
 FONT = "NotoSans"
+FONT_SYMBOLS = "NotoSansMath"
 FONT_JP = "NotoSansJP"
 FONT_FILES = {
     (FONT, ""): "NotoSans-Regular.ttf",
     (FONT, "B"): "NotoSans-Bold.ttf",
+    (FONT_SYMBOLS, ""): "NotoSansMath-Regular.ttf",
     (FONT_JP, ""): "NotoSansJP-Regular.ttf",
     (FONT_JP, "B"): "NotoSansJP-Bold.ttf",
 }
@@ -61,22 +64,42 @@ DEFAULT_BRAND = "#1F2937"
 # --------------------------------------------------------------------------- the view, adapted
 
 
-def adapt_view(view: Mapping[str, Any]) -> dict[str, Any]:
-    """The view in the shape the renderer reads: a ``seller`` block and ``details`` on each line.
+def adapt_view(view: Mapping[str, Any], *, gettext: Gettext | None = None) -> dict[str, Any]:
+    """The view in the shape the renderer reads: a ``seller`` block, ``details`` on each line, tax
+    ids labelled (``VAT SE556...``).
 
-    Today's ``invoice_view`` carries ``branding`` (a ``Branding``) and lines with
-    ``explanations``; the seller account settings replace them with ``seller`` and ``details``.
-    This is the only place that knows both shapes: once ``invoice_view`` has ``seller`` and
-    ``details``, it returns the view unchanged and can go."""
+    The seller account settings give ``invoice_view`` a ``seller`` block, lines with ``details``
+    (customer-facing sub-lines) and labelled tax ids; before them it had ``branding``
+    (``billing.models.branding``), ``explanations`` and bare tax ids. This is the only place that
+    knows both shapes: with ``seller`` in the view it changes nothing but ``explanations`` ->
+    ``details``, and it can go once every view has the new shape."""
     out = dict(view)
     if "seller" not in out:
-        branding = out.get("branding")
-        out["seller"] = branding.as_seller() if branding is not None else {}
+        _ = gettext or _english
+        b = out.get("branding")
+        out["seller"] = {
+            "legal_name": getattr(b, "company_name", ""),
+            "address_lines": list(getattr(b, "address_lines", [])),
+            "tax_ids": [_("Tax ID %(id)s", id=t)] if (t := getattr(b, "tax_id", None)) else [],
+            "support_email": getattr(b, "contact_email", None),
+            "support_phone": None,
+            "logo_url": getattr(b, "logo_url", None),
+            "brand_color": getattr(b, "primary_color", None),
+            "invoice_footer": getattr(b, "footer", None),
+            "payment_instructions": getattr(b, "payment_terms", None),
+        }
+        customer = dict(out.get("customer") or {})
+        customer["tax_ids"] = [_("Tax ID %(id)s", id=t) for t in customer.get("tax_ids") or []]
+        out["customer"] = customer
     out["lines"] = [
         {**line, "details": list(line.get("details", line.get("explanations")) or [])}
         for line in out.get("lines") or []
     ]
     return out
+
+
+def _english(message: str, **values: object) -> str:
+    return message % values if values else message
 
 
 # --------------------------------------------------------------------------- public entry points
@@ -85,7 +108,7 @@ def adapt_view(view: Mapping[str, Any]) -> dict[str, Any]:
 def render_invoice_pdf(view: Mapping[str, Any], *, gettext: Gettext) -> bytes:
     """The invoice as a PDF (see the module docstring)."""
     _ = gettext
-    v = adapt_view(view)
+    v = adapt_view(view, gettext=_)
     invoice = v["invoice"]
     totals = v["totals"]
     facts = [
@@ -136,7 +159,7 @@ def render_invoice_pdf(view: Mapping[str, Any], *, gettext: Gettext) -> bytes:
 def render_credit_note_pdf(view: Mapping[str, Any], *, gettext: Gettext) -> bytes:
     """The credit note as a PDF, from ``credit_note_view``."""
     _ = gettext
-    v = adapt_view(view)
+    v = adapt_view(view, gettext=_)
     note = v["credit_note"]
     totals = v["totals"]
     facts = [
@@ -224,7 +247,7 @@ def _render(doc: _Document, *, gettext: Gettext) -> bytes:
     left = width * 0.55
     seller_block = [_Text(str(seller.get("legal_name") or ""), 11.5, "B")]
     seller_block += [_Text(str(line), 8.5) for line in seller.get("address_lines") or []]
-    seller_block += [_Text(_("Tax ID %(id)s", id=t), 8.5, color=MUTED) for t in seller.get("tax_ids") or []]
+    seller_block += [_Text(str(t), 8.5, color=MUTED) for t in seller.get("tax_ids") or []]
     contact = " · ".join(str(c) for c in (seller.get("support_email"), seller.get("support_phone")) if c)
     if contact:
         seller_block.append(_Text(contact, 8.5, color=MUTED))
@@ -250,7 +273,7 @@ def _render(doc: _Document, *, gettext: Gettext) -> bytes:
     customer = view["customer"]
     billed = [_Text(_("Billed to").upper(), 7.5, "B", MUTED), _Text(str(customer.get("name") or ""), 10, "B")]
     billed += [_Text(str(line), 9) for line in customer.get("address_lines") or []]
-    billed += [_Text(_("Tax ID %(id)s", id=t), 8.5, color=MUTED) for t in customer.get("tax_ids") or []]
+    billed += [_Text(str(t), 8.5, color=MUTED) for t in customer.get("tax_ids") or []]
     billed += [_Text(str(e), 8.5, color=MUTED) for e in customer.get("emails") or []]
     bottom_left = _block(pdf, MARGIN_X, y, left - 4, billed)
     bottom_right = _amount_box(pdf, right_x, y, right_w, rows=doc.box, brand=brand)
@@ -564,10 +587,9 @@ def _new_pdf(*, paper: str, running: str, footer: str, needs_japanese: bool) -> 
 
     pdf = Sheet(orientation="P", unit="mm", format=PAPER.get(paper.lower(), "A4"))
     for (family, style), name in FONT_FILES.items():
-        if family == FONT or needs_japanese:
+        if family != FONT_JP or needs_japanese:
             pdf.add_font(family, style, str(FONTS_DIR / name))
-    if needs_japanese:
-        pdf.set_fallback_fonts([FONT_JP], exact_match=False)
+    pdf.set_fallback_fonts([FONT_SYMBOLS, *([FONT_JP] if needs_japanese else [])], exact_match=False)
     pdf.set_margins(MARGIN_X, MARGIN_TOP, MARGIN_X)
     pdf.start()
     return pdf
@@ -603,14 +625,18 @@ def _strings(value: Any) -> Iterable[str]:
 
 
 def _needs_japanese(texts: Iterable[str]) -> bool:
-    covered = _latin_coverage()
+    covered = _coverage()
     return any(ord(c) not in covered for text in texts for c in text if c not in "\n\r\t")
 
 
 @lru_cache(maxsize=1)
-def _latin_coverage() -> frozenset[int]:
-    """The code points the Latin font has (loading the Japanese one costs ~0.1 s: only when needed)."""
+def _coverage() -> frozenset[int]:
+    """The code points of the Latin and symbol fonts (loading the Japanese one costs ~0.1 s: only
+    for documents that need it)."""
     from fontTools.ttLib import TTFont
 
-    with TTFont(str(FONTS_DIR / FONT_FILES[(FONT, "")]), lazy=True) as font:
-        return frozenset(font.getBestCmap())
+    found: set[int] = set()
+    for key in ((FONT, ""), (FONT_SYMBOLS, "")):
+        with TTFont(str(FONTS_DIR / FONT_FILES[key]), lazy=True) as font:
+            found.update(font.getBestCmap())
+    return frozenset(found)

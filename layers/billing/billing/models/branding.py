@@ -40,19 +40,3 @@ class Branding(BaseModel):
         if not value.startswith(("https://", "http://", "mailto:")):
             raise ValueError("must be an https://, http:// or mailto: URL")
         return value
-
-    def as_seller(self) -> dict[str, object]:
-        """These settings in the ``seller`` shape documents read (the seller account settings'
-        names: ``legal_name``, ``tax_ids``, ``brand_color``, ``invoice_footer``, ...)."""
-        return {
-            "legal_name": self.company_name,
-            "address_lines": list(self.address_lines),
-            "tax_ids": [self.tax_id] if self.tax_id else [],
-            "support_email": self.contact_email,
-            "support_phone": None,
-            "support_url": self.contact_url,
-            "logo_url": self.logo_url,
-            "brand_color": self.primary_color,
-            "invoice_footer": self.footer,
-            "payment_instructions": self.payment_terms,
-        }

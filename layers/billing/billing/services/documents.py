@@ -29,17 +29,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache, partial
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from billing import clock, i18n
 from billing.models.branding import Branding
-from billing.models.invoices import CreditNote, Invoice, InvoiceLine
+from billing.models.invoices import Invoice, InvoiceLine
 from billing.money import currency_exponent, format_money
 
 if TYPE_CHECKING:
     import jinja2
+
+    from billing.models.invoices import CreditNote
 
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 INVOICE_TEMPLATE = "invoice.html.j2"
@@ -303,12 +305,10 @@ def render_invoice(
     templates_dir: str | None = None,
     hosted: bool = False,
     now: datetime | None = None,
-    extra: dict[str, Any] | None = None,
 ) -> str:
-    """The invoice's HTML; ``extra`` adds page-only values (the hosted page's ``pdf_href``)."""
     view = invoice_view(invoice, branding=branding, hosted=hosted, now=now)
     template = template_environment(templates_dir, locale=view["locale"]).get_template(INVOICE_TEMPLATE)
-    return str(template.render(**view, **(extra or {})))
+    return str(template.render(**view))
 
 
 def render(name: str, *, templates_dir: str | None = None, **context: Any) -> str:
@@ -376,12 +376,20 @@ def credit_note_pdf_url(public_url: str, token: str, credit_note_id: str) -> str
 def credit_note_view(note: CreditNote, invoice: Invoice, *, branding: Branding) -> dict[str, Any]:
     """Everything the credit note's HTML and PDF print, formatted like the credited invoice's view
     (whose customer, seller, locale and paper it takes)."""
+    from billing import pdf
+
     base = invoice_view(invoice, branding=branding, hosted=False)
     locale = str(base["locale"])
     _ = i18n.gettext_for(locale)
     currency = note.currency
-    money = partial(_money, currency=currency, locale=locale)
-    date = partial(format_date, locale=locale, zone=_zone(invoice))
+    zone = _zone(invoice)
+
+    def money(amount: int) -> str:
+        return format_money(amount, currency, locale)
+
+    def date(value: datetime | None) -> str | None:
+        return format_date(value, locale=locale, zone=zone)
+
     reasons = {
         "duplicate": _("Duplicate charge"),
         "fraudulent": _("Fraudulent charge"),
@@ -405,7 +413,7 @@ def credit_note_view(note: CreditNote, invoice: Invoice, *, branding: Branding) 
         "locale": locale,
         "paper": base["paper"],
         "hosted": False,
-        "seller": base.get("seller") or branding.as_seller(),
+        "seller": pdf.adapt_view(base, gettext=_)["seller"],
         "credit_note": {
             "id": note.id,
             "number": note.number,
@@ -420,7 +428,7 @@ def credit_note_view(note: CreditNote, invoice: Invoice, *, branding: Branding) 
             "number": base["invoice"]["number"],
             "issued": base["invoice"]["issued"],
         },
-        "customer": base["customer"],
+        "customer": pdf.adapt_view(base, gettext=_)["customer"],
         "lines": [
             _credit_line_view(
                 line, money=money, date=date, locale=locale, rate_names=rate_names, currency=currency
@@ -459,10 +467,6 @@ def _credit_line_view(
     view.pop("explanations", None)
     view["details"] = []
     return view
-
-
-def _money(amount: int, *, currency: str, locale: str) -> str:
-    return format_money(amount, currency, locale)
 
 
 def render_credit_note(

@@ -59,12 +59,10 @@ def hosted_invoice_page(
     if invoice is None:
         return None
     logger.info("hosted invoice viewed", invoice_id=invoice.id, number=invoice.number)
-    return documents.render_invoice(
-        invoice,
-        branding=branding,
-        templates_dir=templates_dir,
-        hosted=True,
-        extra={"pdf_href": f"{token}/pdf"},  # relative to /i/{token}
+    view = documents.invoice_view(invoice, branding=branding, hosted=True)
+    # The "Download PDF" link, relative to /i/{token} (page-only: the issued document has none).
+    return documents.render(
+        documents.INVOICE_TEMPLATE, templates_dir=templates_dir, **view, pdf_href=f"{token}/pdf"
     )
 
 

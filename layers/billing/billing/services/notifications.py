@@ -148,35 +148,21 @@ def deliver(deps: Delivery, message: NotificationMessage) -> Outcome:
     if invoice.status == "void":
         deps.markers.mark_sent(invoice.id, kind, at=now, outcome="skipped_void")
         return "skipped_void"
-    recipients = _recipients(invoice)
+    recipients = [str(e) for e in invoice.customer_snapshot.get("emails") or []][:MAX_RECIPIENTS]
     if not recipients:
         logger.info("invoice has no recipient; email skipped", invoice_id=invoice.id)
         deps.markers.mark_sent(invoice.id, kind, at=now, outcome="skipped_no_recipient")
         return "skipped_no_recipient"
-    email = render_invoice_email(
+    subject, html, text = render_invoice_email(
         invoice, branding=deps.branding, public_url=deps.public_url, templates_dir=deps.templates_dir
     )
-    message_id = _send(deps, invoice.id, kind, recipients, email)
+    message_id = deps.email.send(to=recipients, subject=subject, html=html, text=text)
+    deps.markers.mark_sent(
+        invoice.id, kind, at=clock.now(), outcome="sent", recipients=recipients, message_id=message_id
+    )
     logger.info("invoice email sent", invoice_id=invoice.id, number=invoice.number, message_id=message_id)
     metrics.add_metric(name="InvoiceEmailsSent", unit="Count", value=1)
     return "sent"
-
-
-def _recipients(invoice: Invoice) -> list[str]:
-    """The customer's billing emails as they were at finalization (SES takes 50 at most)."""
-    return [str(e) for e in invoice.customer_snapshot.get("emails") or []][:MAX_RECIPIENTS]
-
-
-def _send(
-    deps: Delivery, subject_id: str, kind: str, recipients: list[str], email: tuple[str, str, str]
-) -> str:
-    """Send (subject, HTML, text), then write the sent-marker (at-least-once); SES's message id."""
-    subject, html, text = email
-    message_id = deps.email.send(to=recipients, subject=subject, html=html, text=text)
-    deps.markers.mark_sent(
-        subject_id, kind, at=clock.now(), outcome="sent", recipients=recipients, message_id=message_id
-    )
-    return message_id
 
 
 def render_invoice_email(
@@ -203,12 +189,12 @@ def _deliver_dunning(deps: Delivery, message: NotificationMessage, invoice: Invo
         logger.info("dunning email skipped: invoice settled", invoice_id=invoice.id, status=invoice.status)
         deps.markers.mark_sent(invoice.id, kind, at=now, outcome="skipped_settled")
         return "skipped_settled"
-    recipients = _recipients(invoice)
+    recipients = [str(e) for e in invoice.customer_snapshot.get("emails") or []][:MAX_RECIPIENTS]
     if not recipients:
         logger.info("invoice has no recipient; dunning email skipped", invoice_id=invoice.id)
         deps.markers.mark_sent(invoice.id, kind, at=now, outcome="skipped_no_recipient")
         return "skipped_no_recipient"
-    email = render_dunning_email(
+    subject, html, text = render_dunning_email(
         invoice,
         kind=message.kind,
         retry_at=message.retry_at,
@@ -216,7 +202,10 @@ def _deliver_dunning(deps: Delivery, message: NotificationMessage, invoice: Invo
         public_url=deps.public_url,
         templates_dir=deps.templates_dir,
     )
-    message_id = _send(deps, invoice.id, kind, recipients, email)
+    message_id = deps.email.send(to=recipients, subject=subject, html=html, text=text)
+    deps.markers.mark_sent(
+        invoice.id, kind, at=clock.now(), outcome="sent", recipients=recipients, message_id=message_id
+    )
     logger.info("dunning email sent", invoice_id=invoice.id, kind=message.kind, message_id=message_id)
     metrics.add_metric(name="DunningEmailsSent", unit="Count", value=1)
     return "sent"
@@ -279,15 +268,18 @@ def _deliver_credit_note(deps: Delivery, message: NotificationMessage) -> Outcom
         templates_dir=deps.templates_dir,
     )
     now = clock.now()
-    recipients = _recipients(invoice)
+    recipients = [str(e) for e in invoice.customer_snapshot.get("emails") or []][:MAX_RECIPIENTS]
     if not recipients:
         logger.info("credit note has no recipient; email skipped", credit_note_id=note.id)
         deps.markers.mark_sent(note.id, kind, at=now, outcome="skipped_no_recipient")
         return "skipped_no_recipient"
-    email = render_credit_note_email(
+    subject, html, text = render_credit_note_email(
         note, invoice, branding=deps.branding, public_url=deps.public_url, templates_dir=deps.templates_dir
     )
-    message_id = _send(deps, note.id, kind, recipients, email)
+    message_id = deps.email.send(to=recipients, subject=subject, html=html, text=text)
+    deps.markers.mark_sent(
+        note.id, kind, at=clock.now(), outcome="sent", recipients=recipients, message_id=message_id
+    )
     logger.info("credit note email sent", credit_note_id=note.id, number=note.number, message_id=message_id)
     metrics.add_metric(name="CreditNoteEmailsSent", unit="Count", value=1)
     return "sent"
