@@ -180,7 +180,7 @@ def test_a_japanese_customer_and_a_french_amount_with_narrow_no_break_spaces() -
             "name": "株式会社山田商事",
             "emails": ["keiri@yamada.example.jp"],
             "address_lines": ["〒100-0005", "東京都千代田区丸の内1-1-1", "Japon"],
-            "tax_ids": [],
+            "tax_ids": ["法人番号 1234567890123"],
         },
         lines=[
             line(
@@ -206,6 +206,7 @@ def test_a_japanese_customer_and_a_french_amount_with_narrow_no_break_spaces() -
     (text,) = pages_of(pdf)
     assert "株式会社山田商事" in text
     assert "東京都千代田区丸の内1-1-1" in text
+    assert "keiri@yamada.example.jp" in text  # Latin after a line that started in Japanese (fpdf2#1772)
     assert "Abonnement « Pro » — été" in text
     assert f"1{NNBSP}234,56{NBSP}€" in text  # the very characters Babel wrote, not look-alikes
     fonts = embedded_fonts(pdf)

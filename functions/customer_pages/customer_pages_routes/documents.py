@@ -47,13 +47,17 @@ def _pdf(found: service.PdfFile | None) -> Response[Any]:
     return Response(status_code=200, content_type="application/pdf", body=found.body, headers=headers)
 
 
+# The PDF routes have no return annotation on purpose: with one, Powertools' response validation would
+# serialize the binary body as JSON text (and fail); without one, a non-JSON response passes as is.
+
+
 @router.get("/i/<token>/pdf", include_in_schema=False)
-def invoice_pdf(token: str) -> Response[Any]:
+def invoice_pdf(token: str):
     return _pdf(service.hosted_invoice_pdf(invoices(), store(), token, branding=get_settings().branding))
 
 
 @router.get("/i/<token>/credit-notes/<credit_note_id>/pdf", include_in_schema=False)
-def credit_note_pdf(token: str, credit_note_id: str) -> Response[Any]:
+def credit_note_pdf(token: str, credit_note_id: str):
     return _pdf(
         service.hosted_credit_note_pdf(
             invoices(), credit_notes(), store(), token, credit_note_id, branding=get_settings().branding

@@ -48,6 +48,8 @@ FONT_FILES = {
 PAPER = {"a4": "A4", "letter": "Letter"}
 
 MM_PER_PT = 25.4 / 72
+AMOUNT_W = 32.0
+"""Width of an amount column (mm): the lines' and the totals' amounts share a right edge."""
 MARGIN_X = 16.0
 MARGIN_TOP = 16.0
 FOOTER_BOTTOM = 9.0
@@ -299,7 +301,7 @@ class _Columns:
     def __init__(self, width: float) -> None:
         self.qty = 20.0
         self.unit = 32.0
-        self.amount = 32.0
+        self.amount = AMOUNT_W
         self.description = width - self.qty - self.unit - self.amount
         self.pad = 1.6
 
@@ -373,10 +375,19 @@ def _summary(
     """Taxes by rate (left) and totals (right), kept together on one page."""
     _ = gettext
     taxes = list(view.get("taxes") or [])
-    totals_w = 68.0
+    totals_w = 74.0
     tax_w = width - totals_w - 8
-    rows = [(kind, str(amount), label) for kind, amount, label in doc.summary if amount]
-    totals_h = sum(_lh(11 if kind == "due" else 9) + 2.4 for kind, _a, _l in rows) + 2
+    totals = [
+        (kind, str(amount), label, 11.0 if kind == "due" else 9.0, "B" if kind in ("total", "due") else "")
+        for kind, amount, label in doc.summary
+        if amount
+    ]
+    totals_h = sum(
+        _measure(pdf, totals_w - AMOUNT_W, [_Text(label, size, style)])
+        + 2.4
+        + (1.2 if kind == "total" else 0)
+        for kind, _a, label, size, style in totals
+    )
     tax_cols = (tax_w - 16.0 - 30.0 - 26.0, 16.0, 30.0, 26.0)
     tax_rows: list[tuple[list[_Text], str, str, str]] = []
     for tax in taxes:
@@ -427,21 +438,19 @@ def _summary(
             ty = bottom
     x = MARGIN_X + width - totals_w
     ty = y
-    for kind, amount, label in rows:
-        size = 11.0 if kind == "due" else 9.0
-        style = "B" if kind in ("total", "due") else ""
+    for kind, amount, label, size, style in totals:
         if kind == "total":
             pdf.set_draw_color(*brand)
             pdf.set_line_width(0.5)
             pdf.line(x, ty + 0.6, x + totals_w, ty + 0.6)
             ty += 1.2
+        color = brand if kind == "due" else INK
         pdf.set_font(FONT, style, size)
-        pdf.set_text_color(*(brand if kind == "due" else INK))
-        pdf.set_xy(x, ty)
-        pdf.cell(totals_w * 0.6, _lh(size) + 2.4, label, align="L")
-        pdf.set_xy(x + totals_w * 0.4, ty)
-        pdf.cell(totals_w * 0.6 - 1.5, _lh(size) + 2.4, amount, align="R")
-        ty += _lh(size) + 2.4
+        pdf.set_text_color(*color)
+        pdf.set_xy(x + totals_w - AMOUNT_W, ty + 1.2)
+        pdf.cell(AMOUNT_W - 1.5, _lh(size), amount, align="R")
+        bottom = _block(pdf, x, ty + 1.2, totals_w - AMOUNT_W, [_Text(label, size, style, color)])
+        ty = bottom + 1.2
     pdf.set_y(max(ty, y + tax_h) + 4)
 
 
@@ -550,13 +559,29 @@ def _new_pdf(*, paper: str, running: str, footer: str, needs_japanese: bool) -> 
     class Sheet(FPDF):
         footer_height = 0.0
 
+        # fpdf2 2.8.9 marks the font "set on the page" when a line that starts in a fallback font
+        # set it inside that line's q/BT ... ET/Q block only (py-pdf/fpdf2#1772): the next line then
+        # shows its text with no font (a Japanese address line followed by an email printed
+        # nothing). Forgetting the mark after each call makes every call set its font again.
+        def cell(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().cell(*args, **kwargs)
+            finally:
+                self.current_font_is_set_on_page = False
+
+        def multi_cell(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().multi_cell(*args, **kwargs)
+            finally:
+                self.current_font_is_set_on_page = False
+
         def start(self) -> None:
             """The first page; the bottom margin leaves room for the footer text."""
             self.add_page()
             if footer:
                 self.set_font(FONT, "", 7)
                 self.footer_height = float(
-                    self.multi_cell(  # type: ignore[arg-type]
+                    self.multi_cell(
                         self.w - 2 * MARGIN_X, _lh(7), footer, align="C", dry_run=True, output="HEIGHT"
                     )
                 )
