@@ -25,7 +25,8 @@ def english(message: str, **values: object) -> str:
 
 
 def pages_of(pdf: bytes) -> list[str]:
-    return [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
+    """Each page's text, line breaks (wrapped labels) made spaces."""
+    return [page.extract_text().replace("\n", " ") for page in PdfReader(io.BytesIO(pdf)).pages]
 
 
 def seller(**fields: Any) -> dict[str, Any]:

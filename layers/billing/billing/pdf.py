@@ -445,11 +445,11 @@ def _summary(
             pdf.line(x, ty + 0.6, x + totals_w, ty + 0.6)
             ty += 1.2
         color = brand if kind == "due" else INK
+        bottom = _block(pdf, x, ty + 1.2, totals_w - AMOUNT_W, [_Text(label, size, style, color)])
         pdf.set_font(FONT, style, size)
         pdf.set_text_color(*color)
         pdf.set_xy(x + totals_w - AMOUNT_W, ty + 1.2)
         pdf.cell(AMOUNT_W - 1.5, _lh(size), amount, align="R")
-        bottom = _block(pdf, x, ty + 1.2, totals_w - AMOUNT_W, [_Text(label, size, style, color)])
         ty = bottom + 1.2
     pdf.set_y(max(ty, y + tax_h) + 4)
 
