@@ -90,7 +90,12 @@ def credit_note_like(view: dict[str, Any]) -> dict[str, Any]:
             "memo": None,
             "currency": "USD",
         },
-        "totals": {**view["totals"], "reduces_amount_due": None, "credit_to_balance": None, "refund_amount": None},
+        "totals": {
+            **view["totals"],
+            "reduces_amount_due": None,
+            "credit_to_balance": None,
+            "refund_amount": None,
+        },
     }
 
 
