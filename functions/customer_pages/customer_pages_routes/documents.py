@@ -18,7 +18,7 @@ from billing.gateways.aws import DocumentStore
 from billing.repositories.credit_notes import CreditNoteRepository
 from billing.services import hosted as service
 from billing.settings import get_settings
-from customer_pages_routes.invoice_page import HEADERS, invoices, not_found
+from customer_pages_routes.invoice_page import HEADERS, HTML, invoices
 
 router = Router()
 
@@ -41,8 +41,8 @@ def credit_notes() -> CreditNoteRepository:
 
 
 def _pdf(found: service.PdfFile | None) -> Response[Any]:
-    if found is None:
-        return not_found()
+    if found is None:  # unknown, malformed or foreign token or id: the page's plain 404
+        return Response(status_code=404, content_type=HTML, body=service.NOT_FOUND_PAGE, headers=HEADERS)
     headers = {**PDF_HEADERS, "Content-Disposition": f'inline; filename="{found.filename}"'}
     return Response(status_code=200, content_type="application/pdf", body=found.body, headers=headers)
 

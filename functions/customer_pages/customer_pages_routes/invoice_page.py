@@ -7,6 +7,7 @@ token gets a plain 404 page, never a hint whether such an invoice exists.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 from aws_lambda_powertools.event_handler import Response
@@ -25,6 +26,7 @@ def invoices() -> InvoiceRepository:
     return InvoiceRepository(table_name=get_settings().require("billing_table"))
 
 
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
 HTML = "text/html; charset=utf-8"
 HEADERS = {
     "Content-Security-Policy": (
@@ -38,17 +40,14 @@ HEADERS = {
 }
 
 
-def not_found() -> Response[str]:
-    """The one answer for an unknown, malformed or foreign token or id."""
-    return Response(status_code=404, content_type=HTML, body=service.NOT_FOUND_PAGE, headers=HEADERS)
-
-
 @router.get("/i/<token>", include_in_schema=False)
 def hosted_invoice(token: str) -> Response[str]:
     settings = get_settings()
-    html = service.hosted_invoice_page(
-        invoices(), token, branding=settings.branding, templates_dir=settings.templates_dir
-    )
+    html = None
+    if _TOKEN.match(token):
+        html = service.hosted_invoice_page(
+            invoices(), token, branding=settings.branding, templates_dir=settings.templates_dir
+        )
     if html is None:
-        return not_found()
+        return Response(status_code=404, content_type=HTML, body=service.NOT_FOUND_PAGE, headers=HEADERS)
     return Response(status_code=200, content_type=HTML, body=html, headers=HEADERS)
