@@ -16,7 +16,7 @@ NPM_STAMP := node_modules/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup venv run demo test test-unit test-integration test-e2e test-browser screenshots lint format typecheck validate build bench openapi i18n clean browser-check
+.PHONY: help setup venv run demo test test-unit test-integration test-e2e test-browser screenshots lint format typecheck validate build bench openapi i18n fonts clean browser-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -103,6 +103,9 @@ i18n: $(STAMP) ## Extract the strings marked _() (templates and code), update ev
 	$(VENV)/bin/pybabel extract -F babel.cfg -o $(LOCALES)/messages.pot --no-location --sort-output --project=billing -c "Translators:" .
 	$(VENV)/bin/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-fuzzy-matching --ignore-obsolete
 	$(VENV)/bin/pybabel compile -d $(LOCALES) --statistics
+
+fonts: $(STAMP) ## Remake the PDF fonts (Noto subsets, committed) from Debian's font packages; DEBS=dir holding the .deb files, else apt-get download
+	$(PY) tools/subset_fonts.py $(if $(DEBS),--from $(DEBS))
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -14,6 +14,7 @@ others PREFIX-0001; the hosted page and the email show them.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import boto3
 import pytest
 import requests
+from pypdf import PdfReader
 
 from tests.stack_api import Api, wait_for
 
@@ -561,6 +563,12 @@ def test_a_billing_month_end_to_end(start_stack, tmp_path):
     ny_page = requests.get(inv_ny["hosted_invoice_url"], timeout=30)
     assert "NYC-0001" in ny_page.text and "$1,355.49" in ny_page.text
     assert requests.get(f"{stack.url}/i/not-a-token", timeout=30).status_code == 404
+    # its PDF, binary through the gateway (base64 in the Lambda response, bytes on the wire)
+    pdf = requests.get(inv_berlin["invoice_pdf"], timeout=30)
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["content-disposition"] == 'inline; filename="BERLIN-0001.pdf"'
+    pdf_text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "BERLIN-0001" in pdf_text and f"72,83{NBSP}€" in pdf_text
 
     # ------------------------------------------------------------------ the emails SES recorded
     def mail() -> list[dict[str, Any]] | None:

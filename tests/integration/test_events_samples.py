@@ -21,6 +21,10 @@ EXPECTED = {
     "customer_pages/hosted_invoice_unknown_token.json": lambda r: (
         r["statusCode"] == 404 and "Invoice not found" in r["body"]
     ),
+    # The PDF behind a token no invoice has: the same plain 404 page (test_pdf_documents.py serves real ones).
+    "customer_pages/invoice_pdf_unknown_token.json": lambda r: (
+        r["statusCode"] == 404 and "Invoice not found" in r["body"]
+    ),
     "api/post_api_key.json": 201,
     "api/list_api_keys_as_usage_role.json": 403,
     # A read-only key exports a month's journal as CSV (test_journal_export.py checks the entries).
@@ -44,6 +48,10 @@ EXPECTED = {
     # then dead-lettered), the batch itself does not crash. test_documents.py delivers real ones.
     "notifier/invoice_finalized.json": lambda r: (
         r == {"batchItemFailures": [{"itemIdentifier": "2e1424d4-f796-459a-8184-9c92662be6da"}]}
+    ),
+    # A credit note that does not exist: the record is reported failed, like an unknown invoice.
+    "notifier/credit_note_issued.json": lambda r: (
+        r == {"batchItemFailures": [{"itemIdentifier": "5b0c8f0e-3f4a-4a55-9d1e-0c6e2a7b91d3"}]}
     ),
     # A collection job for an invoice that does not exist: reported failed (retried, then the DLQ).
     "collector/collect.json": lambda r: (

@@ -40,14 +40,35 @@ class DocumentStore:
         self.bucket = bucket
 
     def put_html(self, key: str, html: str, *, metadata: Mapping[str, str] | None = None) -> None:
+        self.put(key, html.encode("utf-8"), content_type="text/html; charset=utf-8", metadata=metadata)
+
+    def put_pdf(self, key: str, pdf: bytes, *, metadata: Mapping[str, str] | None = None) -> None:
+        self.put(key, pdf, content_type="application/pdf", metadata=metadata)
+
+    def put(
+        self, key: str, body: bytes, *, content_type: str, metadata: Mapping[str, str] | None = None
+    ) -> None:
         with _provider("storing the document"):
             client("s3").put_object(
                 Bucket=self.bucket,
                 Key=key,
-                Body=html.encode("utf-8"),
-                ContentType="text/html; charset=utf-8",
+                Body=body,
+                ContentType=content_type,
                 Metadata=dict(metadata or {}),
             )
+
+    def get(self, key: str) -> bytes | None:
+        """The stored object's bytes, or None when there is no such object."""
+        from botocore.exceptions import ClientError
+
+        with _provider("reading the document"):
+            try:
+                answer = client("s3").get_object(Bucket=self.bucket, Key=key)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                    return None
+                raise
+            return bytes(answer["Body"].read())
 
 
 class NotificationQueue:

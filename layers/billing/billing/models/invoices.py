@@ -129,6 +129,9 @@ class Invoice(BaseModel):
     legal_mentions: list[str] = Field(default_factory=list)
     hosted_token: str | None = None
     document_key: str | None = None
+    """Where the issued HTML is stored (documents bucket), once the notifier stored it."""
+    pdf_key: str | None = None
+    """Where the issued PDF is stored, once the notifier stored it."""
     billing_run_id: str | None = None
     customer_snapshot: dict[str, Any] = Field(default_factory=dict)
     """Name, emails, address, tax ids, locale at finalization: the document never changes afterwards."""
@@ -183,3 +186,9 @@ class CreditNote(BaseModel):
     memo: str | None = None
     created_at: datetime
     actor: str
+    hosted_token: str | None = None
+    """The credited invoice's hosted token: the credit note's public links hang off its page."""
+    document_key: str | None = None
+    """Where the issued HTML is stored (documents bucket), once the notifier stored it."""
+    pdf_key: str | None = None
+    """Where the issued PDF is stored, once the notifier stored it."""

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from billing.errors import ProviderUnavailable, ValidationFailed
-from billing.models.invoices import Invoice
+from billing.models.invoices import CREDIT_NOTE_ID_PREFIX, Invoice
 from billing.repositories import dynamo, keys, transactions
 from billing.repositories.transactions import TransactionConflict
 
@@ -406,20 +406,29 @@ class InvoiceRepository:
         reasons += ["race"] * len(extra_actions)
         self.write(actions, reasons=reasons)
 
-    def set_document_key(self, invoice_id: str, document_key: str) -> None:
-        """Bookkeeping (no version bump): where the issued document is stored."""
+    def set_document_key(self, invoice_id: str, document_key: str, *, pdf_key: str | None = None) -> None:
+        """Bookkeeping (no version bump): where the issued documents (HTML, PDF) are stored."""
+        expression = "SET document_key = :key" + (", pdf_key = :pdf" if pdf_key else "")
+        values = {":key": document_key, **({":pdf": pdf_key} if pdf_key else {})}
         self._table.update_item(
             Key=keys.invoice(invoice_id),
-            UpdateExpression="SET document_key = :key",
+            UpdateExpression=expression,
             ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":key": document_key},
+            ExpressionAttributeValues=values,
         )
 
     def clear_notification_pending(self, kind: str, invoice_id: str) -> None:
         """The notification is enqueued: drop the pending marker and the invoice's flag (no version
-        bump). Raises ``ProviderUnavailable`` if DynamoDB refuses (the marker then stays: harmless)."""
+        bump; a credit note has no flag). Raises ``ProviderUnavailable`` if DynamoDB refuses (the
+        marker then stays: harmless)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
+        if invoice_id.startswith(CREDIT_NOTE_ID_PREFIX):
+            try:
+                self._table.delete_item(Key=keys.pending_notification(kind, invoice_id))
+            except (BotoCoreError, ClientError) as exc:
+                raise ProviderUnavailable(f"clearing the pending notification failed: {exc}") from exc
+            return
         try:
             transactions.write(
                 self._table_name,

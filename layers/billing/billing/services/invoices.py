@@ -35,6 +35,7 @@ from billing.models.account import AccountSettings
 from billing.models.catalog import TaxRate
 from billing.models.customers import Customer
 from billing.models.invoices import (
+    CREDIT_NOTE_ID_PREFIX,
     INVOICE_ID_PREFIX,
     CouponTotal,
     Invoice,
@@ -64,6 +65,7 @@ from billing.tax import TaxRate as CoreTaxRate
 
 CollectionMethod = Literal["charge_automatically", "send_invoice"]
 NOTIFICATION_INVOICE_FINALIZED = "invoice_finalized"
+NOTIFICATION_CREDIT_NOTE_ISSUED = "credit_note_issued"
 MAX_ATTEMPTS = 25
 """Optimistic retries of one state change (a lost race re-reads and tries again)."""
 MAX_ONE_OFF_LINES = 100
@@ -950,14 +952,23 @@ def mark_paid(
 # --------------------------------------------------------------------------- notifications and schedule
 
 
+def notification_message(kind: str, subject_id: str) -> dict[str, str]:
+    """The Notifications message about an invoice (``invoice_id``) or a credit note
+    (``credit_note_id``)."""
+    if subject_id.startswith(CREDIT_NOTE_ID_PREFIX):
+        return {"kind": kind, "credit_note_id": subject_id}
+    return {"kind": kind, "invoice_id": subject_id}
+
+
 def enqueue_notification(deps: Invoicing, kind: str, invoice_id: str) -> bool:
     """Send the notification job, then drop the pending marker. On failure the marker stays and the
-    finalizer schedule enqueues it again; the notifier's sent-marker absorbs any duplicate."""
+    finalizer schedule enqueues it again; the notifier's sent-marker absorbs any duplicate.
+    ``invoice_id`` may be a credit note's id (``credit_note_issued``)."""
     if deps.queue is None:
         logger.warning("no notifications queue configured; notification left pending", invoice_id=invoice_id)
         return False
     try:
-        deps.queue.send({"kind": kind, "invoice_id": invoice_id})
+        deps.queue.send(notification_message(kind, invoice_id))
         deps.invoices.clear_notification_pending(kind, invoice_id)
     except ProviderUnavailable as exc:
         logger.warning(
