@@ -266,7 +266,7 @@ def test_every_label_goes_through_gettext() -> None:
         return ("«" + message + "»") % values
 
     (text,) = pages_of(render_invoice_pdf(invoice_view(), gettext=marked))
-    for label in ("«Invoice»", "«Number»", "«Due»", "«Subtotal»", "«Amount due»", "«Total»"):
+    for label in ("«Invoice»", "«Invoice number»", "«Date due»", "«Subtotal»", "«Amount due»", "«Total»"):
         assert label in text, label
     for heading in ("«BILLED TO»", "«DESCRIPTION»", "«UNIT PRICE»", "«PAYMENT»"):  # headings are upper-cased
         assert heading in text, heading

@@ -84,12 +84,12 @@ def render_invoice_pdf(view: Mapping[str, Any], *, gettext: Gettext) -> bytes:
     invoice = v["invoice"]
     totals = v["totals"]
     facts = [
-        (_("Number"), invoice["number"]),
-        (_("Issued"), invoice.get("issued")),
-        (_("Due"), invoice.get("due")),
+        (_("Invoice number"), invoice["number"]),
+        (_("Date of issue"), invoice.get("issued")),
+        (_("Date due"), invoice.get("due")),
     ]
-    if invoice.get("period_start") and invoice.get("period_end"):
-        facts.append((_("Period"), f"{invoice['period_start']} – {invoice['period_end']}"))
+    if invoice.get("period"):
+        facts.append((_("Billing period"), invoice["period"]))
     box = [(_("Amount due"), totals["amount_due"])]
     if invoice.get("due"):
         box.append(("", _("Due %(date)s", date=invoice["due"])))
@@ -135,8 +135,8 @@ def render_credit_note_pdf(view: Mapping[str, Any], *, gettext: Gettext) -> byte
     note = v["credit_note"]
     totals = v["totals"]
     facts = [
-        (_("Number"), note["number"]),
-        (_("Issued"), note.get("issued")),
+        (_("Credit note number"), note["number"]),
+        (_("Date of issue"), note.get("issued")),
         (_("Invoice"), v["invoice"]["number"]),
         (_("Invoice date"), v["invoice"].get("issued")),
         (_("Reason"), note.get("reason_label")),
