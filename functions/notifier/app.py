@@ -1,4 +1,5 @@
-"""The `notifier` function: SQS Notifications -> the invoice document (S3) and email (SES).
+"""The `notifier` function: SQS Notifications -> the invoice document (S3) and the emails (SES): the
+invoice, dunning steps, receipts, and customers' questions to the seller's support address.
 
 Each message is one (invoice, kind); the batch reports partial failures, so only failed messages
 come back (after the visibility timeout) and go to NotificationsDLQ after 5 receives. Delivery is
@@ -16,8 +17,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from billing.gateways.aws import DocumentStore, EmailSender
 from billing.observability import logger, metrics, tracer
+from billing.repositories.invoice_queries import InvoiceQueryRepository
 from billing.repositories.invoices import InvoiceRepository
 from billing.repositories.notifications import NotificationRepository
+from billing.repositories.payments import PaymentRepository
+from billing.services.invoice_queries import support_address
 from billing.services.notifications import Delivery, NotificationMessage, deliver
 from billing.settings import ConfigurationError, get_settings
 
@@ -44,6 +48,10 @@ def delivery() -> Delivery:
         branding=settings.branding,
         public_url=public_url,
         templates_dir=settings.templates_dir,
+        payments=PaymentRepository(table_name=table),
+        queries=InvoiceQueryRepository(table_name=table),
+        support_email=support_address(settings),
+        api_url=settings.api_url,
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -122,11 +122,15 @@ class Emails:
     address: str
     kinds: list[str]
 
+    receipts: list[dict[str, Any]] = field(default_factory=list)
+    """Receipt messages seen (``invoice_paid``), kept apart from the dunning steps."""
+
     def take(self) -> list[dict[str, Any]]:
-        """The dunning emails enqueued since the last take, delivered (the invoice email is dropped)."""
-        messages = [
-            m for m in notifications(self.app_env, self.invoice_id) if m["kind"] != "invoice_finalized"
-        ]
+        """The dunning emails enqueued since the last take, delivered (the invoice email is dropped,
+        receipts are kept in ``receipts``)."""
+        found = notifications(self.app_env, self.invoice_id)
+        self.receipts += [m for m in found if m["kind"] == "invoice_paid"]
+        messages = [m for m in found if m["kind"] not in ("invoice_finalized", "invoice_paid")]
         if messages:
             deliver(messages)
         self.kinds += [m["kind"] for m in messages]
@@ -350,6 +354,8 @@ def test_paid_out_of_band_ends_dunning_at_once_and_the_subscription_recovers(
         assert payment_jobs(invoice["id"], app_env) == []
     assert state(app_env, invoice["id"]).status == "resolved"
     assert emails.take() == []
+    # Money was received (a bank transfer): the one receipt, enqueued with the payment.
+    assert emails.receipts == [{"kind": "invoice_paid", "invoice_id": invoice["id"]}]
     assert len(charges(standin, invoice["id"])) == 1
 
 

@@ -15,6 +15,7 @@ Sources (docs/payments.md cites them):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from billing.payments.models import PaymentStatus
@@ -102,3 +103,24 @@ def classify_card_error(*, code: str | None, decline_code: str | None) -> tuple[
 def status_from_intent(raw_status: str) -> PaymentStatus:
     """A PaymentIntent status → ours. Unknown statuses are ``processing``: wait for the webhook."""
     return _INTENT_STATUS.get(raw_status, "processing")
+
+
+def customer_decline_reason(code: str | None, _: Callable[..., str]) -> str:
+    """Why a payment failed, in the customer's words (``_``: the customer's gettext). As Stripe advises,
+    a lost, stolen or fraud-flagged card is told only "declined"; the issuer's detail stays ours."""
+    reasons = {
+        "insufficient_funds": _("Your card has insufficient funds."),
+        "expired_card": _("Your card has expired."),
+        "incorrect_cvc": _("Your card's security code is incorrect."),
+        "invalid_cvc": _("Your card's security code is incorrect."),
+        "incorrect_number": _("Your card number is incorrect."),
+        "invalid_number": _("Your card number is incorrect."),
+        "processing_error": _("An error occurred while processing your card. Try again in a little bit."),
+        "authentication_required": _("Your bank asked you to confirm this payment."),
+        "payment_intent_authentication_failure": _("The payment was not confirmed with your bank."),
+        "card_velocity_exceeded": _("Your card has reached its limit. Try another card."),
+        "payment_method_missing": _("No card is on file for automatic payment."),
+        "card_not_supported": _("Your card does not support this payment."),
+        "currency_not_supported": _("Your card does not support this currency."),
+    }
+    return reasons.get(code or "", _("Your card was declined."))

@@ -16,6 +16,10 @@ a crash between SES and the marker sends the mail again on redelivery; a rare du
 the better failure for an invoice. A voided invoice's email is not sent; an invoice without
 recipients (``charge_automatically`` without email) is marked ``skipped_no_recipient``.
 
+The receipt (``invoice_paid``, ``billing.services.receipts``) and the customer's question to the
+seller (``invoice_query`` with ``query_id``, ``billing.services.invoice_queries``) take the same
+path without the document; the question's marker is per query (``NOTIFICATION#invoice_query#{id}``).
+
 Dunning emails (``payment_failed``, ``payment_retry_scheduled``, ``payment_final_notice``, enqueued by
 ``billing.services.dunning`` with the failed ``attempt`` and, with retries left, ``retry_at``) take
 the same path without the document; their marker is per attempt (``NOTIFICATION#{kind}#{attempt}``),
@@ -24,12 +28,12 @@ and one for an invoice already paid or voided is skipped (``skipped_settled``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from billing import clock
 from billing.errors import NotFound
@@ -37,12 +41,24 @@ from billing.models.branding import Branding
 from billing.models.dunning import DUNNING_NOTIFICATION_KINDS
 from billing.models.invoices import Invoice
 from billing.observability import logger, metrics
+from billing.repositories.invoice_queries import InvoiceQueryRepository
 from billing.repositories.invoices import InvoiceRepository
 from billing.repositories.notifications import NotificationRepository
-from billing.services import documents
-from billing.services.invoices import NOTIFICATION_INVOICE_FINALIZED
+from billing.repositories.payments import PaymentRepository
+from billing.services import documents, invoice_queries, receipts
+from billing.services.invoice_queries import NOTIFICATION_INVOICE_QUERY
+from billing.services.outbox import NOTIFICATION_INVOICE_FINALIZED
+from billing.services.receipts import NOTIFICATION_INVOICE_PAID
 
-Outcome = Literal["sent", "already_sent", "skipped_no_recipient", "skipped_void", "skipped_settled"]
+Outcome = Literal[
+    "sent",
+    "already_sent",
+    "skipped_no_recipient",
+    "skipped_void",
+    "skipped_settled",
+    "skipped_not_paid",
+    "skipped_no_support_address",
+]
 MAX_RECIPIENTS = 50
 """SES takes at most 50 recipients per message."""
 
@@ -52,20 +68,39 @@ class NotificationMessage(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["invoice_finalized", "payment_failed", "payment_retry_scheduled", "payment_final_notice"]
+    kind: Literal[
+        "invoice_finalized",
+        "payment_failed",
+        "payment_retry_scheduled",
+        "payment_final_notice",
+        "invoice_paid",
+        "invoice_query",
+    ]
     invoice_id: str = Field(pattern=r"^in_[0-9a-f]{16}$")
     attempt: int | None = Field(default=None, ge=1)
     """Dunning emails: the failed attempt (part of the sent-marker: one email per step)."""
     retry_at: datetime | None = None
     """Dunning emails with retries left: when the next retry is due."""
+    query_id: str | None = Field(default=None, pattern=r"^iq_[0-9a-f]{16}$")
+    """``invoice_query``: the customer's question (part of the sent-marker: one email per query)."""
+
+    @model_validator(mode="after")
+    def _query_named(self) -> NotificationMessage:
+        if (self.kind == "invoice_query") != (self.query_id is not None):
+            raise ValueError("query_id is given with kind invoice_query, and only then")
+        return self
 
     @property
     def marker_kind(self) -> str:
+        if self.query_id is not None:
+            return f"{self.kind}#{self.query_id}"
         return self.kind if self.attempt is None else f"{self.kind}#{self.attempt}"
 
 
 class EmailSender(Protocol):
-    def send(self, *, to: Sequence[str], subject: str, html: str, text: str) -> str: ...
+    def send(
+        self, *, to: Sequence[str], subject: str, html: str, text: str, reply_to: Sequence[str] = ()
+    ) -> str: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +114,14 @@ class Delivery:
     branding: Branding
     public_url: str
     templates_dir: str | None = None
+    payments: PaymentRepository | None = None
+    """Receipts (``invoice_paid``): the invoice's payments."""
+    queries: InvoiceQueryRepository | None = None
+    """``invoice_query``: the customer's question."""
+    support_email: str | None = None
+    """Where customers' questions go (``invoice_queries.support_address``)."""
+    api_url: str | None = None
+    """The API's base URL (the query's link in the support email); default ``public_url``."""
 
 
 def deliver(deps: Delivery, message: NotificationMessage) -> Outcome:
@@ -94,6 +137,10 @@ def deliver(deps: Delivery, message: NotificationMessage) -> Outcome:
         raise NotFound(f"invoice {invoice.id} is not finalized", code="invoice_not_finalized")
     if message.kind in DUNNING_NOTIFICATION_KINDS:
         return _deliver_dunning(deps, message, invoice)
+    if message.kind == NOTIFICATION_INVOICE_PAID:
+        return receipts.deliver_receipt(deps, invoice)
+    if message.kind == NOTIFICATION_INVOICE_QUERY:
+        return invoice_queries.deliver_query_email(deps, message, invoice)
     documents.ensure_document(
         invoice,
         store=deps.store,
@@ -142,25 +189,44 @@ def _deliver_dunning(deps: Delivery, message: NotificationMessage, invoice: Invo
         logger.info("dunning email skipped: invoice settled", invoice_id=invoice.id, status=invoice.status)
         deps.markers.mark_sent(invoice.id, kind, at=now, outcome="skipped_settled")
         return "skipped_settled"
+    return send_to_customer(
+        deps,
+        invoice,
+        kind,
+        lambda: render_dunning_email(
+            invoice,
+            kind=message.kind,
+            retry_at=message.retry_at,
+            branding=deps.branding,
+            public_url=deps.public_url,
+            templates_dir=deps.templates_dir,
+        ),
+        metric="DunningEmailsSent",
+    )
+
+
+def send_to_customer(
+    deps: Delivery,
+    invoice: Invoice,
+    kind: str,
+    render: Callable[[], tuple[str, str, str]],
+    *,
+    metric: str,
+) -> Outcome:
+    """Email the invoice's customer (its billing emails at finalization) what ``render`` gives
+    (subject, HTML, text), then write the sent-marker ``kind``; none to send to: ``skipped_no_recipient``."""
     recipients = [str(e) for e in invoice.customer_snapshot.get("emails") or []][:MAX_RECIPIENTS]
     if not recipients:
-        logger.info("invoice has no recipient; dunning email skipped", invoice_id=invoice.id)
-        deps.markers.mark_sent(invoice.id, kind, at=now, outcome="skipped_no_recipient")
+        logger.info("invoice has no recipient; email skipped", invoice_id=invoice.id, kind=kind)
+        deps.markers.mark_sent(invoice.id, kind, at=clock.now(), outcome="skipped_no_recipient")
         return "skipped_no_recipient"
-    subject, html, text = render_dunning_email(
-        invoice,
-        kind=message.kind,
-        retry_at=message.retry_at,
-        branding=deps.branding,
-        public_url=deps.public_url,
-        templates_dir=deps.templates_dir,
-    )
+    subject, html, text = render()
     message_id = deps.email.send(to=recipients, subject=subject, html=html, text=text)
     deps.markers.mark_sent(
         invoice.id, kind, at=clock.now(), outcome="sent", recipients=recipients, message_id=message_id
     )
-    logger.info("dunning email sent", invoice_id=invoice.id, kind=message.kind, message_id=message_id)
-    metrics.add_metric(name="DunningEmailsSent", unit="Count", value=1)
+    logger.info("customer email sent", invoice_id=invoice.id, kind=kind, message_id=message_id)
+    metrics.add_metric(name=metric, unit="Count", value=1)
     return "sent"
 
 
@@ -195,4 +261,9 @@ def render_dunning_email(
     return " ".join(subject.split()), html, text
 
 
-KINDS = (NOTIFICATION_INVOICE_FINALIZED, *DUNNING_NOTIFICATION_KINDS)
+KINDS = (
+    NOTIFICATION_INVOICE_FINALIZED,
+    *DUNNING_NOTIFICATION_KINDS,
+    NOTIFICATION_INVOICE_PAID,
+    NOTIFICATION_INVOICE_QUERY,
+)
