@@ -15,7 +15,14 @@ from billing import clock
 from tests.integration.invoice_helpers import get_invoice, make_customer, one_off
 from tests.integration.payflow_helpers import invoice_notifications, standin_env, token_of
 from tests.integration.test_documents import NBSP, mails_to, notify
-from tests.integration.test_payment_webhooks import payments_of, provider, provider_customer
+from tests.integration.test_payment_webhooks import (
+    SECRET,
+    deliver_and_apply,
+    event_for,
+    payments_of,
+    provider,
+    provider_customer,
+)
 from tests.integration.test_payments_collection import (
     automatic_invoice,
     collect,
@@ -24,7 +31,6 @@ from tests.integration.test_payments_collection import (
 )
 
 pytestmark = pytest.mark.integration
-SECRET = "whsec_receipt_tests"
 RECEIPT = "invoice_paid"
 
 
@@ -71,6 +77,25 @@ def test_card_collection_sends_one_receipt_and_the_receipt_page_shows_the_card(
     assert "default-src 'none'" in headers["content-security-policy"]
     for text in ("Receipt", invoice["number"], "$50.00", "Visa •••• 4242", "Acme Corp", "$0.00"):
         assert text in html, text
+
+
+def test_a_payment_the_webhook_reports_sends_one_receipt_however_often_it_comes(
+    call, admin_key, app_env, standin
+):
+    customer = customer_with_card(call, admin_key)
+    invoice = automatic_invoice(call, admin_key, customer, amount=3_300)
+    payment_jobs(invoice["id"], app_env)  # the collector's job is lost: only the webhook tells
+    paid = provider().charge(invoice_id=invoice["id"], attempt=1, amount=3_300, currency="usd",
+                             provider_customer_id=provider_customer(app_env, customer["id"]))  # fmt: skip
+    event = event_for(standin, "payment_intent.succeeded", str(paid.provider_payment_id))
+    assert deliver_and_apply(call, app_env, [event, event]) == [False, True]
+    from tests.integration.test_payment_webhooks import apply
+
+    assert apply([{"event": event}]) == {"batchItemFailures": []}  # and SQS redelivers it
+    assert get_invoice(call, admin_key, invoice["id"])["status"] == "paid"
+    assert invoice_notifications(app_env, invoice["id"], RECEIPT) == [
+        {"kind": RECEIPT, "invoice_id": invoice["id"]}
+    ]
 
 
 def test_a_payment_found_by_reconciliation_sends_the_receipt(call, admin_key, app_env, standin):
