@@ -213,7 +213,9 @@ def test_declined_retried_then_a_new_card_pays_at_once_and_the_subscription_reco
     jan_2036.current = t0 + timedelta(days=30)
     run_dunning()
     assert payment_jobs(invoice["id"], app_env) == []
+    assert emails.take() == []
     assert emails.kinds == ["payment_failed", "payment_retry_scheduled"]
+    assert emails.receipts == [{"kind": "invoice_paid", "invoice_id": invoice["id"]}]  # the retry that paid
     assert len(mails_to(address)) == 2
     made = charges(standin, invoice["id"])
     assert sorted(c["idempotency_key"] for c in made) == [

@@ -321,9 +321,9 @@ def confirm_checkout_return(deps: Checkout, *, token: str, session_id: str) -> C
     except BillingError as exc:  # DynamoDB contention past the retries: the webhook records it
         logger.warning("checkout return not recorded", invoice_id=invoice.id, code=exc.code)
         return CheckoutReturn(outcome="unavailable", invoice=invoice)
-    outcome: ReturnOutcome = {"applied": "recorded", "unchanged": "already_recorded"}.get(
-        applied, "unapplied"
-    )  # type: ignore[assignment]
+    outcome: ReturnOutcome = (
+        "recorded" if applied == "applied" else "already_recorded" if applied == "unchanged" else "unapplied"
+    )
     logger.info("checkout return confirmed", invoice_id=invoice.id, session_id=session.id, outcome=outcome)
     metrics.add_metric(name="CheckoutReturnsConfirmed", unit="Count", value=1)
     return CheckoutReturn(outcome=outcome, invoice=deps.collection.invoices.get(invoice.id) or invoice)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -22,6 +21,7 @@ from billing.models.invoice_queries import MAX_OPEN_QUERIES
 from billing.models.invoices import Invoice
 from billing.money import format_money
 from billing.observability import logger
+from billing.payments.declines import customer_decline_reason
 from billing.repositories.credit_notes import CreditNoteRepository
 from billing.repositories.invoice_queries import InvoiceQueryRepository
 from billing.repositories.invoices import InvoiceRepository
@@ -193,13 +193,10 @@ def hosted_invoice_page(
     return Page(status=200, html=html)
 
 
-NoticeKind = Literal[
-    "paid", "partially_paid", "unapplied", "not_paid", "expired", "pending", "canceled", "question_sent"
-]
-
-
 def _notice(state: HostedPageState, *, receipt_url: str) -> dict[str, str | None] | None:
-    """The minimal notice until the page rework shows these itself."""
+    """The minimal notice until the page rework shows these itself: ``kind`` is ``paid``,
+    ``partially_paid``, ``unapplied``, ``not_paid``, ``expired``, ``pending``, ``canceled`` or
+    ``question_sent`` (``hosted_notice.html.j2``)."""
     invoice = state.invoice
     locale = documents.locale_of(invoice)
     _ = i18n.gettext_for(locale)
@@ -217,8 +214,6 @@ def _notice(state: HostedPageState, *, receipt_url: str) -> dict[str, str | None
             }
         if returned.outcome == "not_paid":
             code = (returned.decline or {}).get("decline_code") or (returned.decline or {}).get("code")
-            from billing.payments.declines import customer_decline_reason
-
             return {"kind": "not_paid", "reason": customer_decline_reason(code, _) if code else None}
         if returned.outcome in ("unapplied", "expired"):
             return {"kind": returned.outcome, "reason": None}
