@@ -281,3 +281,17 @@ def test_a_session_paid_before_its_webhook_is_recorded_when_pay_is_pressed_again
     assert status == 409 and "already paid" in html
     assert get_invoice(call, admin_key, invoice["id"])["status"] == "paid"
     assert len(payments_of(app_env, invoice["id"])) == 1
+
+
+def test_when_stripe_is_down_pay_answers_a_try_again_page(call, admin_key, app_env, standin):
+    invoice = open_invoice(call, admin_key)
+    requests.post(f"{standin.url}/_standin/faults", json={"kind": "500", "count": 20, "path": "/v1/checkout/sessions",
+                                                          "method": "POST"}, timeout=10).raise_for_status()  # fmt: skip
+    try:
+        status, headers, html = press_pay(call, token_of(invoice))
+    finally:
+        requests.delete(f"{standin.url}/_standin/faults", timeout=10)
+    assert status == 503 and headers["content-type"].startswith("text/html")
+    assert "try again" in html and "nothing was charged" in html
+    status, headers, _ = press_pay(call, token_of(invoice))  # Stripe is back: the same key, one session
+    assert status == 303 and "/c/pay/cs_test_" in headers["location"]

@@ -40,15 +40,24 @@ def pages() -> CustomerPages:
     payments = PaymentRepository(table_name=table)
 
     def checkout() -> Checkout:
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+        from billing.errors import ProviderUnavailable
         from billing.payments import get_payment_provider
         from billing.repositories.customers import CustomerRepository
         from billing.services.collection import Collection
 
+        try:
+            provider = get_payment_provider()
+        except GetParameterError as exc:  # SSM could not be read now: the page says "try again"
+            raise ProviderUnavailable(
+                "the Stripe key could not be read", code="provider_unavailable"
+            ) from exc
         collection = Collection(
             invoices=invoices,
             customers=CustomerRepository(table_name=table),
             payments=payments,
-            provider=get_payment_provider(),
+            provider=provider,
             notifications=notifications,
         )
         return Checkout(

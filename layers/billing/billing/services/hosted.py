@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict
 
 from billing import i18n
+from billing.errors import BillingError
 from billing.models.branding import Branding
 from billing.models.invoice_queries import MAX_OPEN_QUERIES
 from billing.models.invoices import Invoice
@@ -31,11 +32,13 @@ from billing.services.checkout import (
     Checkout,
     CheckoutOutcome,
     CheckoutReturn,
+    CheckoutStart,
     checkout_refusal,
     confirm_checkout_return,
     start_invoice_checkout,
 )
 from billing.services.outbox import NotificationSink
+from billing.settings import ConfigurationError
 
 NOT_FOUND_PAGE = (
     '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Invoice not found</title>'
@@ -120,6 +123,15 @@ def _queries(deps: CustomerPages) -> invoice_queries.Queries:
     )
 
 
+def _checkout_deps(deps: CustomerPages) -> Checkout | None:
+    """The payment path (the provider built now); None when its settings cannot be read now."""
+    try:
+        return deps.checkout()
+    except (BillingError, ConfigurationError) as exc:
+        logger.error("payment provider unavailable", error=type(exc).__name__, detail=str(exc)[:300])
+        return None
+
+
 def _page_invoice(deps: CustomerPages, token: str) -> Invoice | None:
     invoice = deps.invoices.get_by_hosted_token(token)
     return invoice if invoice is not None and invoice.status != "draft" else None
@@ -147,8 +159,12 @@ def hosted_page_state(
         return None
     returned: CheckoutReturn | None = None
     if checkout == "success" and session_id:
-        returned = confirm_checkout_return(deps.checkout(), token=token, session_id=session_id)
-        invoice = returned.invoice or invoice
+        payments = _checkout_deps(deps)
+        if payments is None:
+            returned = CheckoutReturn(outcome="unavailable", invoice=invoice)
+        else:
+            returned = confirm_checkout_return(payments, token=token, session_id=session_id)
+            invoice = returned.invoice or invoice
     return HostedPageState(
         invoice=invoice,
         checkout_return=returned,
@@ -243,7 +259,16 @@ def _insert_notice(html: str, fragment: str) -> str:
 def pay_page(deps: CustomerPages, token: str) -> Page:
     """``POST /i/{token}/pay``: 303 to the provider's Checkout page, or a page saying why not (no
     provider call for a refused invoice)."""
-    started = start_invoice_checkout(deps.checkout(), token=token)
+    payments = _checkout_deps(deps)
+    if payments is None:
+        invoice = _page_invoice(deps, token)
+        started = (
+            CheckoutStart(outcome="unavailable", invoice=invoice)
+            if invoice
+            else CheckoutStart(outcome="not_found")
+        )
+    else:
+        started = start_invoice_checkout(payments, token=token)
     if started.outcome == "redirect" and started.url:
         return Page(status=303, location=started.url)
     if started.invoice is None:
