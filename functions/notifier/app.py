@@ -1,5 +1,6 @@
-"""The `notifier` function: SQS Notifications -> the documents (HTML and PDF in S3) and email (SES) of
-each finalized invoice and credit note, and the dunning emails.
+"""The `notifier` function: SQS Notifications -> the documents (HTML and PDF in S3) of each finalized
+invoice and credit note and the emails (SES): the invoice, the credit note, dunning steps, receipts,
+and customers' questions to the seller's support address.
 
 Each message is one (invoice or credit note, kind); the batch reports partial failures, so only failed messages
 come back (after the visibility timeout) and go to NotificationsDLQ after 5 receives. Delivery is
@@ -19,8 +20,10 @@ from billing.gateways.aws import DocumentStore, EmailSender
 from billing.observability import logger, metrics, tracer
 from billing.repositories.account import AccountRepository
 from billing.repositories.credit_notes import CreditNoteRepository
+from billing.repositories.invoice_queries import InvoiceQueryRepository
 from billing.repositories.invoices import InvoiceRepository
 from billing.repositories.notifications import NotificationRepository
+from billing.repositories.payments import PaymentRepository
 from billing.services.account import AccountDefaults, account_reader
 from billing.services.notifications import Delivery, NotificationMessage, deliver
 from billing.settings import ConfigurationError, get_settings
@@ -49,6 +52,9 @@ def delivery() -> Delivery:
         seller=account_reader(AccountRepository(table_name=table), AccountDefaults.from_settings(settings)),
         public_url=public_url,
         templates_dir=settings.templates_dir,
+        payments=PaymentRepository(table_name=table),
+        queries=InvoiceQueryRepository(table_name=table),
+        api_url=settings.api_url,
     )
 
 

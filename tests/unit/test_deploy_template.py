@@ -81,7 +81,7 @@ def test_each_function_reads_exactly_the_ssm_parameters_it_is_given() -> None:
         )
         assert sorted(_ssm_resources(TEMPLATE["Resources"][name])) == wanted, name
         readers += bool(wanted)
-    assert readers == 4  # api, collector, stripe webhook, reconciliation
+    assert readers == 5  # api, collector, stripe webhook, reconciliation, customer pages
     # the defaults are the names the README's `aws ssm put-parameter` commands create
     assert PARAMETERS["StripeApiKeyParam"]["Default"] == "/billing/stripe/api-key"
     assert PARAMETERS["StripeWebhookSecretParam"]["Default"] == "/billing/stripe/webhook-secret"

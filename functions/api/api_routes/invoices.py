@@ -17,7 +17,7 @@ from billing import clock
 from billing.errors import Conflict, ValidationFailed
 from billing.http.app import current_principal
 from billing.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, ListResponse, page
-from billing.models.invoices import Invoice, InvoiceLine, InvoiceStatus
+from billing.models.invoices import Invoice, InvoiceLine, InvoiceStatus, OutOfBandMethod
 from billing.money import to_decimal
 from billing.repositories.dynamo import decode_cursor, encode_cursor
 from billing.services import invoices as service
@@ -83,6 +83,10 @@ class PayInvoiceRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     paid_at: datetime | None = Field(default=None, description="When the money arrived (default: now).")
+    method: OutOfBandMethod | None = Field(
+        default=None,
+        description="How the money came (printed on the receipt): bank_transfer, cheque, cash, other.",
+    )
 
 
 class LineTaxOut(BaseModel):
@@ -389,6 +393,7 @@ def pay_invoice(
     paid_at = body.paid_at if body is not None else None
     if paid_at is not None and paid_at.tzinfo is None:
         raise ValidationFailed("paid_at needs a time zone (e.g. Z)", code="invalid_format", param="paid_at")
-    invoice = service.mark_paid(deps(), invoice_id, actor=_actor(), paid_at=paid_at)
+    method = body.method if body is not None else None
+    invoice = service.mark_paid(deps(), invoice_id, actor=_actor(), paid_at=paid_at, method=method)
     end_dunning(invoice.id)  # its dunning ends now, the subscription recovers
     return InvoiceOut.of(invoice)

@@ -15,19 +15,15 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from billing.gateways.aws import DocumentStore
-from billing.repositories.credit_notes import CreditNoteRepository
 from billing.services import hosted as service
 from billing.settings import get_settings
-from customer_pages_routes.invoice_page import HEADERS, HTML, invoices, seller
+from customer_pages_routes.common import HTML, headers, pages
 
 router = Router()
 
-PDF_HEADERS = {
-    **HEADERS,
-    # Chrome shows a PDF through an <embed> in a page of its own, which object-src / default-src
-    # 'none' would block: a PDF runs no page scripts, so it keeps only the directives that matter.
-    "Content-Security-Policy": "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-}
+PDF_CSP = "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+"""Chrome shows a PDF through an <embed> in a page of its own, which object-src / default-src 'none'
+would block: a PDF runs no page scripts, so it keeps only the directives that matter."""
 
 
 @cache
@@ -35,16 +31,15 @@ def store() -> DocumentStore:
     return DocumentStore(bucket=get_settings().require("documents_bucket"))
 
 
-@cache
-def credit_notes() -> CreditNoteRepository:
-    return CreditNoteRepository(table_name=get_settings().require("billing_table"))
-
-
 def _pdf(found: service.PdfFile | None) -> Response[Any]:
     if found is None:  # unknown, malformed or foreign token or id: the page's plain 404
-        return Response(status_code=404, content_type=HTML, body=service.NOT_FOUND_PAGE, headers=HEADERS)
-    headers = {**PDF_HEADERS, "Content-Disposition": f'inline; filename="{found.filename}"'}
-    return Response(status_code=200, content_type="application/pdf", body=found.body, headers=headers)
+        return Response(status_code=404, content_type=HTML, body=service.NOT_FOUND_PAGE, headers=headers())
+    pdf_headers = {
+        **headers(),
+        "Content-Security-Policy": PDF_CSP,
+        "Content-Disposition": f'inline; filename="{found.filename}"',
+    }
+    return Response(status_code=200, content_type="application/pdf", body=found.body, headers=pdf_headers)
 
 
 # The PDF routes have no return annotation on purpose: with one, Powertools' response validation would
@@ -53,13 +48,15 @@ def _pdf(found: service.PdfFile | None) -> Response[Any]:
 
 @router.get("/i/<token>/pdf", include_in_schema=False)
 def invoice_pdf(token: str):
-    return _pdf(service.hosted_invoice_pdf(invoices(), store(), token, seller=seller))
+    deps = pages()
+    return _pdf(service.hosted_invoice_pdf(deps.invoices, store(), token, seller=deps.seller))
 
 
 @router.get("/i/<token>/credit-notes/<credit_note_id>/pdf", include_in_schema=False)
 def credit_note_pdf(token: str, credit_note_id: str):
+    deps = pages()
     return _pdf(
         service.hosted_credit_note_pdf(
-            invoices(), credit_notes(), store(), token, credit_note_id, seller=seller
+            deps.invoices, deps.credit_notes, store(), token, credit_note_id, seller=deps.seller
         )
     )

@@ -101,7 +101,11 @@ class EmailSender:
     def __init__(self, *, sender: str) -> None:
         self.sender = sender
 
-    def send(self, *, to: Sequence[str], subject: str, html: str, text: str) -> str:
+    def send(
+        self, *, to: Sequence[str], subject: str, html: str, text: str, reply_to: Sequence[str] = ()
+    ) -> str:
+        """``reply_to``: SES's ``ReplyToAddresses`` (answers go there, not to the sender)."""
+        extra: dict[str, Any] = {"ReplyToAddresses": list(reply_to)} if reply_to else {}
         with _provider("sending the email"):
             answer = client("ses").send_email(
                 Source=self.sender,
@@ -113,5 +117,6 @@ class EmailSender:
                         "Text": {"Data": text, "Charset": "UTF-8"},
                     },
                 },
+                **extra,
             )
         return str(answer["MessageId"])

@@ -47,7 +47,6 @@ from billing.repositories.invoices import (
 )
 from billing.services.invoices import (
     MAX_ATTEMPTS,
-    NOTIFICATION_CREDIT_NOTE_ISSUED,
     Invoicing,
     backoff,
     enqueue_notification,
@@ -55,6 +54,7 @@ from billing.services.invoices import (
 )
 from billing.services.journal import credit_note_event
 from billing.services.numbering import format_credit_note_number
+from billing.services.outbox import NOTIFICATION_CREDIT_NOTE_ISSUED
 from billing.tax import TaxRate as CoreTaxRate
 
 Reason = Literal["duplicate", "fraudulent", "order_change", "product_unsatisfactory", "other"]

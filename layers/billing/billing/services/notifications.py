@@ -22,6 +22,10 @@ credit note's transaction) takes the same steps: its HTML and PDF are stored onc
 sent-marker is ``CREDITNOTE#{id} / NOTIFICATION#credit_note_issued``. Kinds about something other
 than one invoice are dispatched through ``HANDLERS`` (kind -> function).
 
+The receipt (``invoice_paid``, ``billing.services.receipts``) and the customer's question to the
+seller (``invoice_query`` with ``query_id``, ``billing.services.invoice_queries``) take the same
+path without the document; the question's marker is per query (``NOTIFICATION#invoice_query#{id}``).
+
 Dunning emails (``payment_failed``, ``payment_retry_scheduled``, ``payment_final_notice``, enqueued by
 ``billing.services.dunning`` with the failed ``attempt`` and, with retries left, ``retry_at``) take
 the same path without the document; their marker is per attempt (``NOTIFICATION#{kind}#{attempt}``),
@@ -45,12 +49,24 @@ from billing.models.invoices import CreditNote, Invoice
 from billing.observability import logger, metrics
 from billing.payments.declines import decline_reason
 from billing.repositories.credit_notes import CreditNoteRepository
+from billing.repositories.invoice_queries import InvoiceQueryRepository
 from billing.repositories.invoices import InvoiceRepository
 from billing.repositories.notifications import NotificationRepository
-from billing.services import documents
-from billing.services.invoices import NOTIFICATION_CREDIT_NOTE_ISSUED, NOTIFICATION_INVOICE_FINALIZED
+from billing.repositories.payments import PaymentRepository
+from billing.services import documents, invoice_queries, receipts
+from billing.services.invoice_queries import NOTIFICATION_INVOICE_QUERY
+from billing.services.outbox import NOTIFICATION_CREDIT_NOTE_ISSUED, NOTIFICATION_INVOICE_FINALIZED
+from billing.services.receipts import NOTIFICATION_INVOICE_PAID
 
-Outcome = Literal["sent", "already_sent", "skipped_no_recipient", "skipped_void", "skipped_settled"]
+Outcome = Literal[
+    "sent",
+    "already_sent",
+    "skipped_no_recipient",
+    "skipped_void",
+    "skipped_settled",
+    "skipped_not_paid",
+    "skipped_no_support_address",
+]
 MAX_RECIPIENTS = 50
 """SES takes at most 50 recipients per message."""
 
@@ -66,6 +82,8 @@ class NotificationMessage(BaseModel):
         "payment_failed",
         "payment_retry_scheduled",
         "payment_final_notice",
+        "invoice_paid",
+        "invoice_query",
     ]
     invoice_id: str | None = Field(default=None, pattern=r"^in_[0-9a-f]{16}$")
     """Every kind but ``credit_note_issued``."""
@@ -75,6 +93,14 @@ class NotificationMessage(BaseModel):
     """Dunning emails: the failed attempt (part of the sent-marker: one email per step)."""
     retry_at: datetime | None = None
     """Dunning emails with retries left: when the next retry is due."""
+    query_id: str | None = Field(default=None, pattern=r"^iq_[0-9a-f]{16}$")
+    """``invoice_query``: the customer's question (part of the sent-marker: one email per query)."""
+
+    @model_validator(mode="after")
+    def _query_named(self) -> NotificationMessage:
+        if (self.kind == "invoice_query") != (self.query_id is not None):
+            raise ValueError("query_id is given with kind invoice_query, and only then")
+        return self
 
     @model_validator(mode="after")
     def _one_subject(self) -> NotificationMessage:
@@ -95,11 +121,15 @@ class NotificationMessage(BaseModel):
 
     @property
     def marker_kind(self) -> str:
+        if self.query_id is not None:
+            return f"{self.kind}#{self.query_id}"
         return self.kind if self.attempt is None else f"{self.kind}#{self.attempt}"
 
 
 class EmailSender(Protocol):
-    def send(self, *, to: Sequence[str], subject: str, html: str, text: str) -> str: ...
+    def send(
+        self, *, to: Sequence[str], subject: str, html: str, text: str, reply_to: Sequence[str] = ()
+    ) -> str: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,6 +147,17 @@ class Delivery:
     templates_dir: str | None = None
     credit_notes: CreditNoteRepository | None = None
     """Defaults to the invoices' table."""
+    payments: PaymentRepository | None = None
+    """Receipts (``invoice_paid``): the invoice's payments."""
+    queries: InvoiceQueryRepository | None = None
+    """``invoice_query``: the customer's question."""
+    api_url: str | None = None
+    """The API's base URL (the query's link in the support email); default ``public_url``."""
+
+    @property
+    def support_email(self) -> str | None:
+        """Where customers' questions go: the seller's ``support_email`` (``/v1/account``)."""
+        return self.seller().support_email
 
     @property
     def credit_note_repository(self) -> CreditNoteRepository:
@@ -140,6 +181,10 @@ def deliver(deps: Delivery, message: NotificationMessage) -> Outcome:
         raise NotFound(f"invoice {invoice.id} is not finalized", code="invoice_not_finalized")
     if message.kind in DUNNING_NOTIFICATION_KINDS:
         return _deliver_dunning(deps, message, invoice)
+    if message.kind == NOTIFICATION_INVOICE_PAID:
+        return receipts.deliver_receipt(deps, invoice)
+    if message.kind == NOTIFICATION_INVOICE_QUERY:
+        return invoice_queries.deliver_query_email(deps, message, invoice)
     documents.ensure_document(
         invoice,
         store=deps.store,
@@ -192,25 +237,44 @@ def _deliver_dunning(deps: Delivery, message: NotificationMessage, invoice: Invo
         logger.info("dunning email skipped: invoice settled", invoice_id=invoice.id, status=invoice.status)
         deps.markers.mark_sent(invoice.id, kind, at=now, outcome="skipped_settled")
         return "skipped_settled"
+    return send_to_customer(
+        deps,
+        invoice,
+        kind,
+        lambda: render_dunning_email(
+            invoice,
+            kind=message.kind,
+            retry_at=message.retry_at,
+            seller=deps.seller(),
+            public_url=deps.public_url,
+            templates_dir=deps.templates_dir,
+        ),
+        metric="DunningEmailsSent",
+    )
+
+
+def send_to_customer(
+    deps: Delivery,
+    invoice: Invoice,
+    kind: str,
+    render: Callable[[], tuple[str, str, str]],
+    *,
+    metric: str,
+) -> Outcome:
+    """Email the invoice's customer (its billing emails at finalization) what ``render`` gives
+    (subject, HTML, text), then write the sent-marker ``kind``; none to send to: ``skipped_no_recipient``."""
     recipients = [str(e) for e in invoice.customer_snapshot.get("emails") or []][:MAX_RECIPIENTS]
     if not recipients:
-        logger.info("invoice has no recipient; dunning email skipped", invoice_id=invoice.id)
-        deps.markers.mark_sent(invoice.id, kind, at=now, outcome="skipped_no_recipient")
+        logger.info("invoice has no recipient; email skipped", invoice_id=invoice.id, kind=kind)
+        deps.markers.mark_sent(invoice.id, kind, at=clock.now(), outcome="skipped_no_recipient")
         return "skipped_no_recipient"
-    subject, html, text = render_dunning_email(
-        invoice,
-        kind=message.kind,
-        retry_at=message.retry_at,
-        seller=deps.seller(),
-        public_url=deps.public_url,
-        templates_dir=deps.templates_dir,
-    )
+    subject, html, text = render()
     message_id = deps.email.send(to=recipients, subject=subject, html=html, text=text)
     deps.markers.mark_sent(
         invoice.id, kind, at=clock.now(), outcome="sent", recipients=recipients, message_id=message_id
     )
-    logger.info("dunning email sent", invoice_id=invoice.id, kind=message.kind, message_id=message_id)
-    metrics.add_metric(name="DunningEmailsSent", unit="Count", value=1)
+    logger.info("customer email sent", invoice_id=invoice.id, kind=kind, message_id=message_id)
+    metrics.add_metric(name=metric, unit="Count", value=1)
     return "sent"
 
 
@@ -316,4 +380,10 @@ HANDLERS: dict[str, Callable[[Delivery, NotificationMessage], Outcome]] = {
 }
 """Kinds whose subject is not one invoice; every other kind is about ``invoice_id``."""
 
-KINDS = (NOTIFICATION_INVOICE_FINALIZED, NOTIFICATION_CREDIT_NOTE_ISSUED, *DUNNING_NOTIFICATION_KINDS)
+KINDS = (
+    NOTIFICATION_INVOICE_FINALIZED,
+    NOTIFICATION_CREDIT_NOTE_ISSUED,
+    *DUNNING_NOTIFICATION_KINDS,
+    NOTIFICATION_INVOICE_PAID,
+    NOTIFICATION_INVOICE_QUERY,
+)
