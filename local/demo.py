@@ -15,7 +15,15 @@ http://127.0.0.1:12111), and walks five customers through January 2027:
 * the journal exported as CSV, every entry balanced.
 
 Every expectation is checked as it goes; each failure is printed as `FAIL: ...` and the exit status
-is 1 if any failed. The stack it started is always stopped (SIGINT, then wait).
+is 1 if any failed.
+
+The stack it started keeps running after the summary, with its links (hosted invoice pages, the API,
+the admin key) printed, until Enter is pressed, when standard input is a terminal; otherwise (CI) it
+is stopped at once (SIGINT, then wait). DEMO_KEEP=1 or DEMO_KEEP=0 forces either.
+
+On an existing stack (DEMO_URL), the demo first checks that none of the codes it creates (metric,
+plans, coupon, tax rate, customers' external ids) exists yet, and refuses (exit 2) before changing
+anything if one does: run it on a fresh stack (`rm -rf .local` or `--in-memory`).
 """
 
 from __future__ import annotations
@@ -23,31 +31,21 @@ from __future__ import annotations
 import csv
 import io
 import os
-import queue
-import re
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
+from local.process import StackProcess, all_pages, poll
+
 STANDIN_KEY = "sk_test_demo"  # the stand-in takes any sk_test_ key
 PERIOD_START = "2027-01-01T00:00:00Z"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def say(line: str = "") -> None:
@@ -55,63 +53,25 @@ def say(line: str = "") -> None:
 
 
 # ------------------------------------------------------------------------------------------- the stack
-class LocalStack:
-    """`python -m local.stack --in-memory` as a subprocess on free ports; its output read line by line."""
+class LocalStack(StackProcess):
+    """`python -m local.stack --in-memory` on free ports, with the offline Stripe stand-in."""
 
     def __init__(self) -> None:
-        self.port = free_port()
-        env = {
-            **os.environ,
-            "PYTHONUNBUFFERED": "1",
-            "DDB_PORT": str(free_port()),
-            "MOTO_PORT": str(free_port()),
-            "STRIPE_PORT": str(free_port()),
-        }
-        for name in [n for n in env if n.startswith(("AWS_ENDPOINT_URL", "STRIPE_"))]:
-            if name != "STRIPE_PORT":
-                env.pop(name)  # the offline stand-in, never a real Stripe account
-        argv = [sys.executable, "-m", "local.stack", "--in-memory", "--port", str(self.port)]
-        self.proc = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        self.lines: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        super().__init__("--in-memory")
 
-    def _read(self) -> None:
-        assert self.proc.stdout
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-            self._queue.put(line.rstrip("\n"))
-        self._queue.put(None)
-
-    def ready(self, timeout: float = 120) -> tuple[str, str, str]:
+    def started(self, timeout: float = 120) -> tuple[str, str, str]:
         """(gateway URL, admin key, stand-in URL) once the stack prints Ready."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self._queue.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if line is None:
-                raise RuntimeError("the stack exited before it was ready:\n" + "\n".join(self.lines[-30:]))
-            if line.startswith("Ready: "):
-                text = "\n".join(self.lines)
-                key = re.search(r"^Admin API key: (bk_\S+)$", text, re.M)
-                standin = re.search(r"Stripe\s+stand-in (http://\S+)", text)
-                if not key or not standin:
-                    raise RuntimeError("no admin key or Stripe stand-in in the stack's output:\n" + text)
-                return f"http://127.0.0.1:{self.port}", key.group(1), standin.group(1)
-        raise RuntimeError(f"the stack was not ready within {timeout}s:\n" + "\n".join(self.lines[-30:]))
+        try:
+            self.ready(timeout)
+            return self.url, self.admin_key, self.stripe_url
+        except AssertionError as exc:
+            raise RuntimeError(str(exc)) from None
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 30) -> int:
+        try:
+            return super().stop(sig, timeout)
+        except subprocess.TimeoutExpired:
+            return -9
 
 
 # ------------------------------------------------------------------------------------------- the client
@@ -143,15 +103,7 @@ class Demo:
         return r.json()
 
     def all(self, path: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        sep = "&" if "?" in path else "?"
-        cursor = None
-        while True:
-            page = self.api("GET", f"{path}{sep}limit=100" + (f"&starting_after={cursor}" if cursor else ""))
-            items += page["data"]
-            if not page["has_more"]:
-                return items
-            cursor = page["next_cursor"]
+        return all_pages(lambda page: self.api("GET", page), path)
 
     def local(self, method: str, path: str, body: Any = None) -> Any:
         r = requests.request(method, f"{self.url}/_local/{path}", json=body, timeout=120)
@@ -183,15 +135,10 @@ class Demo:
         self.local("POST", "queues/drain", {"timeout": 30, "wait_invisible": True})
 
     def wait_for[T](self, what: str, probe: Callable[[], T | None], timeout: float = 30) -> T | None:
-        deadline = time.monotonic() + timeout
-        while True:
-            got = probe()
-            if got:
-                return got
-            if time.monotonic() > deadline:
-                self.expect(False, f"timed out after {timeout:.0f}s waiting for {what}")
-                return None
-            time.sleep(0.2)
+        got = poll(probe, timeout)
+        if not got:
+            self.expect(False, f"timed out after {timeout:.0f}s waiting for {what}")
+        return got
 
     def invoice_of(self, customer: str) -> dict[str, Any]:
         (invoice,) = self.all(f"/v1/invoices?customer={customer}")
@@ -440,7 +387,43 @@ def run_month(d: Demo) -> dict[str, dict[str, Any]]:
     return {ext: {**c, "id": ids[ext]} for ext, c in CUSTOMERS.items()}
 
 
-def summary(d: Demo, customers: dict[str, dict[str, Any]]) -> None:
+# What run_month creates under fixed codes: on a stack that has any of them, it cannot run.
+DEMO_OBJECTS: dict[str, str] = {
+    "metric api_calls": "/v1/metrics/api_calls",
+    "plan starter": "/v1/plans/starter",
+    "plan growth": "/v1/plans/growth",
+    "coupon WELCOME20": "/v1/coupons/WELCOME20",
+    "tax rate us_ny_sales": "/v1/tax-rates/us_ny_sales",
+    **{f"customer {ext}": f"/v1/customers/{ext}" for ext in CUSTOMERS},
+}
+
+
+class Refused(Exception):
+    """The stack cannot take the demo; nothing was changed (exit 2)."""
+
+
+def check_fresh(d: Demo) -> None:
+    """Refuse a stack that already has what the demo creates, before changing anything."""
+    found = []
+    for what, path in DEMO_OBJECTS.items():
+        r = d.http.get(d.url + path, timeout=30)
+        if r.status_code == 200:
+            found.append(what)
+        elif r.status_code in (401, 403):
+            raise Refused(
+                f"{d.url} does not accept DEMO_KEY ({r.status_code} on GET {path}): use an admin key"
+            )
+        elif r.status_code != 404:
+            raise Refused(f"GET {d.url}{path}: {r.status_code} {r.text[:200]}")
+    if found:
+        raise Refused(
+            f"the stack at {d.url} already has {', '.join(found)}: the demo creates these and would fail "
+            "half-way. Nothing was changed. Run it on a fresh stack: `make demo` without DEMO_URL (its own "
+            "in-memory stack), or stop `make run` and `rm -rf .local` first."
+        )
+
+
+def summary(d: Demo, customers: dict[str, dict[str, Any]]) -> list[str]:
     say()
     head = f"{'customer':<12} {'invoice':<14} {'total':>10}  {'status':<14} {'payments/attempts':<18} story"
     say(head)
@@ -462,6 +445,34 @@ def summary(d: Demo, customers: dict[str, dict[str, Any]]) -> None:
     say("Hosted invoice pages (no API key needed, while the stack runs):")
     for line in links:
         say(line)
+    return links
+
+
+def keep_stack() -> bool:
+    """DEMO_KEEP=1/0 decides; otherwise keep the stack when a person is at the terminal."""
+    wanted = os.environ.get("DEMO_KEEP", "").strip().lower()
+    if wanted in ("1", "true", "yes"):
+        return True
+    if wanted in ("0", "false", "no"):
+        return False
+    return sys.stdin.isatty()
+
+
+def wait_for_enter(*, url: str, key: str, standin: str, links: list[str]) -> None:
+    say()
+    say("The stack keeps running so you can look around:")
+    say(f"  API             {url}   (Authorization: Bearer {key})")
+    say(f"  try             curl -s {url}/v1/invoices -H 'Authorization: Bearer {key}'")
+    say(f"  mail sent       {url}/_local/mail")
+    say(f"  Stripe stand-in {standin}")
+    if links:
+        say("  hosted invoice pages:")
+        for line in links:
+            say(f"  {line}")
+    try:
+        input("Press Enter to stop the stack. ")
+    except (EOFError, KeyboardInterrupt):
+        say()
 
 
 def _events(d: Demo) -> list[dict[str, Any]]:
@@ -474,20 +485,26 @@ def _events(d: Demo) -> list[dict[str, Any]]:
 def main() -> int:
     started = time.monotonic()
     stack: LocalStack | None = None
+    links: list[str] = []
     try:
         if os.environ.get("DEMO_URL") and os.environ.get("DEMO_KEY"):
-            url, key = os.environ["DEMO_URL"], os.environ["DEMO_KEY"]
+            url, key = os.environ["DEMO_URL"].rstrip("/"), os.environ["DEMO_KEY"]
             standin = os.environ.get("DEMO_STRIPE_URL", "http://127.0.0.1:12111")
             say(f"Using the stack at {url}")
+            try:
+                check_fresh(Demo(url, key, standin))
+            except (Refused, requests.RequestException) as exc:
+                say(f"Refused: {exc}")
+                return 2
         else:
             say("Starting the local stack (in memory) ...")
             stack = LocalStack()
-            url, key, standin = stack.ready()
+            url, key, standin = stack.started()
             say(f"Stack ready at {url} in {time.monotonic() - started:.0f}s (Stripe stand-in {standin})")
         demo = Demo(url, key, standin)
         try:
             customers = run_month(demo)
-            summary(demo, customers)
+            links = summary(demo, customers)
         except Exception as exc:  # a broken step: report it as a failure, still stop the stack
             demo.expect(False, f"the demo stopped: {type(exc).__name__}: {exc}")
         say()
@@ -496,9 +513,11 @@ def main() -> int:
             say(f"{len(demo.failures)} of {demo.checks} expectations FAILED ({took:.0f}s):")
             for failure in demo.failures:
                 say(f"FAIL: {failure}")
-            return 1
-        say(f"All {demo.checks} expectations met in {took:.0f}s.")
-        return 0
+        else:
+            say(f"All {demo.checks} expectations met in {took:.0f}s.")
+        if stack is not None and keep_stack():
+            wait_for_enter(url=url, key=key, standin=standin, links=links)
+        return 1 if demo.failures else 0
     finally:
         if stack is not None:
             say("Stopping the stack ...")

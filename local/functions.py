@@ -75,8 +75,30 @@ def function_specs(template: dict[str, Any] | None = None) -> dict[str, Function
     return out
 
 
+# Template parameters that have no default (a deployment must give them: `sam deploy --guided` asks for
+# them) get these values on the local stack, in the tests, the benchmarks and the OpenAPI generation, all
+# through local_refs. `make run PARAMS='SellerLegalName=Acme\\ Ltd'` overrides them like any parameter.
+LOCAL_PARAMETER_VALUES: dict[str, str] = {
+    "SellerLegalName": "Local Seller Ltd",
+    "EmailFrom": "Billing <billing@billing.local>",
+    "AlarmEmail": "alarms@billing.local",
+}
+
+
 def parameter_defaults(template: dict[str, Any]) -> dict[str, Any]:
     return {k: v.get("Default") for k, v in (template.get("Parameters") or {}).items()}
+
+
+def parameter_values(template: dict[str, Any]) -> dict[str, str]:
+    """Each parameter's local value: its default, else its LOCAL_PARAMETER_VALUES entry. A parameter
+    with neither is left out (a function referencing it fails to resolve, naming it)."""
+    out: dict[str, str] = {}
+    for name, default in parameter_defaults(template).items():
+        if default is not None:
+            out[name] = str(default)
+        elif name in LOCAL_PARAMETER_VALUES:
+            out[name] = LOCAL_PARAMETER_VALUES[name]
+    return out
 
 
 def parse_parameter_overrides(template: dict[str, Any], text: str) -> dict[str, str]:
@@ -142,8 +164,9 @@ def resolve(value: Any, refs: Mapping[str, str]) -> str:
 
 
 def local_refs(template: dict[str, Any], extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """!Ref values on the local stack: tables by logical id, parameters by default, plus `extra`."""
-    refs: dict[str, str] = {k: str(v) for k, v in parameter_defaults(template).items() if v is not None}
+    """!Ref values on the local stack: tables by logical id, parameters by their local value
+    (parameter_values), plus `extra` (resources created in moto, parameter overrides)."""
+    refs: dict[str, str] = parameter_values(template)
     refs["Stage"] = "local"
     refs.update(
         {"AWS::Region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"), "AWS::AccountId": "000000000000"}

@@ -263,10 +263,8 @@ def run(args: argparse.Namespace) -> int:
                 "anything else needs adding to local/moto_server.py."
             ) from None
         os.environ.update(env)
-        # Deployment parameters that default to empty get local values: mail from a local sender,
-        # links to this gateway.
-        if not os.environ.get("BILLING_EMAIL_FROM"):
-            os.environ["BILLING_EMAIL_FROM"] = "billing@billing.local"
+        # Parameters a deployment must give (EmailFrom, SellerLegalName, ...) have their local values
+        # (local.functions.LOCAL_PARAMETER_VALUES); links point at this gateway unless PublicUrl is given.
         for name in ("BILLING_PUBLIC_URL", "BILLING_API_URL"):
             if not os.environ.get(name) or "${" in os.environ[name] or "execute-api" in os.environ[name]:
                 os.environ[name] = gateway.url
@@ -311,7 +309,7 @@ def run(args: argparse.Namespace) -> int:
         from local.scheduler import Scheduler
         from local.sqs import Pollers
 
-        refs = local_refs(template, extra=res.refs)
+        refs = local_refs(template, extra={**overrides, **res.refs})
         scheduler = Scheduler(template, refs, log=say).start()
         stack.callback(scheduler.stop)
         pollers = Pollers(template, res.queues, moto.endpoint, log=say).start()

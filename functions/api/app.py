@@ -12,6 +12,7 @@ from api_routes import (
     credit_notes,
     customers,
     exports,
+    invoice_queries,
     invoices,
     meta,
     payment_methods,
@@ -51,6 +52,7 @@ app.include_router(invoices.router)
 app.include_router(credit_notes.router)
 app.include_router(exports.router)
 app.include_router(reconciliations.router)
+app.include_router(invoice_queries.router)
 meta.openapi_route(app)
 
 # Who may call what: HTTP API route key -> roles. A route missing here is refused.
@@ -123,6 +125,9 @@ PERMISSIONS = {
     "POST /v1/reconciliations": WRITERS,
     "GET /v1/reconciliations": READERS,
     "GET /v1/reconciliations/{reconciliation_id}": READERS,
+    "GET /v1/invoice-queries": READERS,
+    "GET /v1/invoice-queries/{query_id}": READERS,
+    "POST /v1/invoice-queries/{query_id}/resolve": WRITERS,
 }
 
 

@@ -1,6 +1,9 @@
 """The `customer_pages` function: what the business's customers open from their emails, without an
-API key (the unguessable token in the link is the secret): the hosted invoice page (/i/{token}) and
-the customer portal (/p/{token}/..., opened from a session the API creates).
+API key (the unguessable token in the link is the secret): the hosted invoice page (/i/{token}), its
+Pay button (POST /i/{token}/pay → the provider's Checkout), the receipt (/i/{token}/receipt),
+questions about the invoice (POST /i/{token}/questions), the PDFs of the invoice and its credit
+notes (/i/{token}/pdf, /i/{token}/credit-notes/{id}/pdf), and the customer portal (/p/{token}/...,
+opened from a session the API creates).
 
 It is its own function so that the API keeps no access to documents or the payment provider's
 customer-facing calls, and the pages import only what they need (jinja2 and Babel, never the API's
@@ -12,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from customer_pages_routes import invoice_page, portal
+from customer_pages_routes import documents, invoice_page, payment, portal, questions
 
 from billing.http.app import make_resolver, resolve
 from billing.http.auth import PUBLIC
@@ -22,11 +25,19 @@ from billing.settings import get_settings
 settings = get_settings()
 app = make_resolver(title="Customer pages", idempotency_table=None)
 app.include_router(invoice_page.router)
+app.include_router(documents.router)
+app.include_router(payment.router)
+app.include_router(questions.router)
 app.include_router(portal.router)
 
 # Every route here is public: the token in the path is checked by the page itself.
 PERMISSIONS = {
     "GET /i/{token}": PUBLIC,
+    "GET /i/{token}/pdf": PUBLIC,
+    "GET /i/{token}/credit-notes/{credit_note_id}/pdf": PUBLIC,
+    "GET /i/{token}/receipt": PUBLIC,
+    "POST /i/{token}/pay": PUBLIC,
+    "POST /i/{token}/questions": PUBLIC,
     # The customer portal: the session's token in the path is checked by each page.
     "GET /p/{token}": PUBLIC,
     "GET /p/{token}/invoices": PUBLIC,

@@ -1,6 +1,8 @@
-"""The `notifier` function: SQS Notifications -> the invoice document (S3) and email (SES).
+"""The `notifier` function: SQS Notifications -> the documents (HTML and PDF in S3) of each finalized
+invoice and credit note and the emails (SES): the invoice, the credit note, dunning steps, receipts,
+and customers' questions to the seller's support address.
 
-Each message is one (invoice, kind); the batch reports partial failures, so only failed messages
+Each message is one (invoice or credit note, kind); the batch reports partial failures, so only failed messages
 come back (after the visibility timeout) and go to NotificationsDLQ after 5 receives. Delivery is
 at-least-once and deduplicated by a sent-marker: see billing.services.notifications.
 """
@@ -17,8 +19,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from billing.gateways.aws import DocumentStore, EmailSender
 from billing.observability import logger, metrics, tracer
 from billing.repositories.account import AccountRepository
+from billing.repositories.credit_notes import CreditNoteRepository
+from billing.repositories.invoice_queries import InvoiceQueryRepository
 from billing.repositories.invoices import InvoiceRepository
 from billing.repositories.notifications import NotificationRepository
+from billing.repositories.payments import PaymentRepository
 from billing.services.account import AccountDefaults, account_reader
 from billing.services.notifications import Delivery, NotificationMessage, deliver
 from billing.settings import ConfigurationError, get_settings
@@ -40,19 +45,23 @@ def delivery() -> Delivery:
         )
     return Delivery(
         invoices=InvoiceRepository(table_name=table),
+        credit_notes=CreditNoteRepository(table_name=table),
         markers=NotificationRepository(table_name=table),
         store=DocumentStore(bucket=settings.require("documents_bucket")),
         email=EmailSender(sender=settings.require("email_from")),
         seller=account_reader(AccountRepository(table_name=table), AccountDefaults.from_settings(settings)),
         public_url=public_url,
         templates_dir=settings.templates_dir,
+        payments=PaymentRepository(table_name=table),
+        queries=InvoiceQueryRepository(table_name=table),
+        api_url=settings.api_url,
     )
 
 
 def record_handler(record: SQSRecord) -> str:
     message = NotificationMessage.model_validate_json(record.body)
     outcome = deliver(delivery(), message)
-    logger.info("notification handled", invoice_id=message.invoice_id, kind=message.kind, outcome=outcome)
+    logger.info("notification handled", subject_id=message.subject_id, kind=message.kind, outcome=outcome)
     return outcome
 
 

@@ -103,3 +103,50 @@ TEST_CARDS: dict[str, TestCard] = {
 }
 
 AUTHENTICATION_REQUIRED_MESSAGE = "Your card was declined. This transaction requires authentication."
+AUTHENTICATION_FAILED_MESSAGE = "We are unable to authenticate your payment method. Please choose a different payment method and try again."
+
+CARD_NUMBERS: dict[str, str] = {
+    "4242424242424242": "pm_card_visa",
+    "4000056655665556": "pm_card_visa_debit",
+    "5555555555554444": "pm_card_mastercard",
+    "5200828282828210": "pm_card_mastercard_debit",
+    "5105105105105100": "pm_card_mastercard_prepaid",
+    "371449635398431": "pm_card_amex",
+    "6011111111111117": "pm_card_discover",
+    "4000000000000002": "pm_card_visa_chargeDeclined",
+    "4000000000009995": "pm_card_visa_chargeDeclinedInsufficientFunds",
+    "4000000000009987": "pm_card_visa_chargeDeclinedLostCard",
+    "4000000000009979": "pm_card_visa_chargeDeclinedStolenCard",
+    "4000000000000069": "pm_card_chargeDeclinedExpiredCard",
+    "4000000000000127": "pm_card_chargeDeclinedIncorrectCvc",
+    "4000000000000119": "pm_card_chargeDeclinedProcessingError",
+    "4000000000006975": "pm_card_visa_chargeDeclinedVelocityLimitExceeded",
+    "4100000000000019": "pm_card_radarBlock",
+    "4000000000000341": "pm_card_chargeCustomerFail",
+    "4000002760003184": "pm_card_authenticationRequired",
+    "4000000000000259": "pm_card_createDispute",
+    "4000000000002685": "pm_card_createDisputeProductNotReceived",
+    "4000000000001976": "pm_card_createDisputeInquiry",
+}
+"""Stripe's test card numbers (docs.stripe.com/testing) → the test PaymentMethod they behave as; the
+hosted Checkout page of the stand-in takes them in its card-number field."""
+
+CHECKOUT_CHOICES: tuple[tuple[str, str], ...] = (
+    ("pm_card_visa", "Visa 4242 – succeeds"),
+    ("pm_card_mastercard", "Mastercard 4444 – succeeds"),
+    ("pm_card_visa_chargeDeclined", "Visa 0002 – generic decline"),
+    ("pm_card_visa_chargeDeclinedInsufficientFunds", "Visa 9995 – insufficient funds"),
+    ("pm_card_visa_chargeDeclinedLostCard", "Visa 9987 – lost card"),
+    ("pm_card_visa_chargeDeclinedStolenCard", "Visa 9979 – stolen card"),
+    ("pm_card_chargeDeclinedExpiredCard", "Visa 0069 – expired card"),
+    ("pm_card_chargeDeclinedIncorrectCvc", "Visa 0127 – incorrect CVC"),
+    ("pm_card_chargeDeclinedProcessingError", "Visa 0119 – processing error"),
+    ("pm_card_authenticationRequired", "Visa 3184 – 3-D Secure required"),
+)
+"""The test cards the stand-in's Checkout page offers as choices (any ``pm_card_*`` or number works)."""
+
+
+def card_for_number(number: str) -> str | None:
+    """The test PaymentMethod of a Stripe test card number (spaces and dashes ignored), or None."""
+    digits = "".join(ch for ch in number if ch.isdigit())
+    return CARD_NUMBERS.get(digits)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import html
 import json
 import re
 import threading
@@ -24,7 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from local.stripe_standin.cards import TEST_CARDS
+from local.stripe_standin import checkout_pages
+from local.stripe_standin.cards import TEST_CARDS, card_for_number
 from local.stripe_standin.forms import FormError, decode, decode_pairs
 from local.stripe_standin.state import API_VERSION, ApiError, Ctx, Store, invalid, new_id
 from local.stripe_standin.webhooks import MODES, WebhookSender
@@ -57,6 +57,7 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("POST", "/v1/checkout/sessions", "create_checkout_session"),
         ("GET", "/v1/checkout/sessions", "list_checkout_sessions"),
         ("GET", f"/v1/checkout/sessions/{_ID}", "get_checkout_session"),
+        ("POST", f"/v1/checkout/sessions/{_ID}/expire", "expire_checkout_session"),
         ("GET", "/v1/disputes", "list_disputes"),
         ("GET", f"/v1/disputes/{_ID}", "get_dispute"),
         ("POST", f"/v1/disputes/{_ID}", "update_dispute"),
@@ -295,7 +296,10 @@ class Standin:
         """(status, body, kept for replay): Stripe keeps the result of every call that began executing."""
         with self.store.lock:
             try:
-                return 200, operation(ctx, params, **ids), True
+                result = operation(ctx, params, **ids)
+                if params.get("expand"):
+                    result = self.store.expand(result, params["expand"])
+                return 200, result, True
             except ApiError as exc:
                 return exc.status, exc.body(), exc.stores
 
@@ -399,7 +403,10 @@ class Standin:
         match = re.match(r"^/_standin/checkout/sessions/(?P<id>[A-Za-z0-9_]+)/complete$", path)
         if method == "POST" and match:
             session_id, pm = match["id"], str(data.get("payment_method") or "pm_card_visa")
-            return self._with_events(lambda ctx: store.complete_checkout(ctx, session_id, pm))
+            authenticate = str(data.get("authenticate") or "complete") != "fail"
+            return self._with_events(
+                lambda ctx: store.complete_checkout(ctx, session_id, pm, authenticate=authenticate)
+            )
         if method == "POST" and path == "/_standin/disputes":
             return self._with_events(lambda ctx: self._dispute(ctx, data))
         match = re.match(r"^/_standin/disputes/(?P<id>[A-Za-z0-9_]+)/close$", path)
@@ -471,7 +478,7 @@ class Standin:
                 "POST /_standin/webhooks/mode  {mode: normal|drop_next|duplicate_next|reorder_next_two|delay, seconds, count}",
                 "POST /_standin/webhooks/config  {url, secret}",
                 "POST /_standin/webhooks/wait  {timeout}",
-                "POST /_standin/checkout/sessions/{id}/complete  {payment_method}",
+                "POST /_standin/checkout/sessions/{id}/complete  {payment_method, authenticate: complete|fail}",
                 "POST /_standin/disputes  {charge|payment_intent, reason, amount}",
                 "POST /_standin/disputes/{id}/close  {outcome: won|lost}",
                 "POST /_standin/reset",
@@ -480,31 +487,50 @@ class Standin:
 
     # -------------------------------------------------------------------------- hosted checkout page
     def checkout_page(self, method: str, session_id: str, body: bytes) -> Response:
+        """``/c/pay/{id}``: the hosted Checkout page (GET shows it; POST pays, or answers 3-D Secure)."""
+        ctx = Ctx(api_key="standin", idempotency_key=None, request_id=new_id("req_", 14))
+        error: str | None = None
         with self.store.lock:
-            session = copy.deepcopy(self.store.data["checkout_sessions"].get(session_id))
-        if session is None:
-            return 404, {"Content-Type": "text/html; charset=utf-8"}, b"<h1>No such Checkout Session</h1>"
-        if method == "POST":
-            form = decode_pairs(parse_qsl(body.decode("utf-8", "replace")))
-            status, headers, out = self._with_events(
-                lambda ctx: self.store.complete_checkout(
-                    ctx, session_id, str(form.get("payment_method") or "pm_card_visa")
-                )
+            try:
+                session = self.store.get_checkout_session(ctx, {}, session_id)
+            except ApiError:
+                return checkout_pages.not_found()
+            submitted = method == "POST" and session["status"] == "open"
+            if submitted:
+                form = decode_pairs(parse_qsl(body.decode("utf-8", "replace")))
+                try:
+                    session = self._checkout_post(ctx, session_id, form)
+                except ApiError as exc:
+                    error = exc.message
+                    session = self.store.get_checkout_session(ctx, {}, session_id)
+            display = self.store.checkout_display(session_id)
+            self.store.save()
+        self._after(ctx)
+        if submitted and session["status"] == "complete" and session.get("success_url"):
+            target = str(session["success_url"]).replace("{CHECKOUT_SESSION_ID}", session_id)
+            return 303, {"Location": target}, b""
+        return checkout_pages.page(session, display, error=error)
+
+    def _checkout_post(self, ctx: Ctx, session_id: str, form: dict[str, Any]) -> dict[str, Any]:
+        if form.get("authenticate"):
+            return self.store.authenticate_checkout(
+                ctx, session_id, complete=str(form["authenticate"]) == "complete"
             )
-            if status == 200 and session.get("success_url"):
-                target = str(session["success_url"]).replace("{CHECKOUT_SESSION_ID}", session_id)
-                return 303, {"Location": target}, b""
-            return status, headers, out
-        options = "".join(
-            f'<option value="{html.escape(pm)}">{html.escape(pm)}</option>' for pm in sorted(TEST_CARDS)
-        )
-        page = (
-            "<!doctype html><meta charset=utf-8><title>Stand-in Checkout</title>"
-            f"<h1>Pay {session['amount_total']} {html.escape(str(session['currency']).upper())} (minor units)</h1>"
-            f"<p>Session {html.escape(session_id)}: {html.escape(str(session['status']))}</p>"
-            f"<form method=post><select name=payment_method>{options}</select> <button>Pay</button></form>"
-        )
-        return 200, {"Content-Type": "text/html; charset=utf-8"}, page.encode()
+        number = str(form.get("card_number") or "").strip()
+        if number:
+            pm = card_for_number(number)
+            if pm is None:
+                raise ApiError(
+                    402,
+                    "card_error",
+                    "Your card number is not a Stripe test card: use 4242 4242 4242 4242 or another test number.",
+                    code="invalid_number",
+                )
+        else:
+            pm = str(form.get("payment_method") or "")
+            if pm not in TEST_CARDS:
+                raise ApiError(402, "card_error", "Choose a test card.", code="missing_payment_method")
+        return self.store.pay_checkout(ctx, session_id, pm)
 
 
 def _control_body(body: bytes) -> dict[str, Any]:

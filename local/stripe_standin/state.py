@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.stripe_standin.cards import AUTHENTICATION_REQUIRED_MESSAGE, TEST_CARDS, TestCard
+from local.stripe_standin.cards import (
+    AUTHENTICATION_FAILED_MESSAGE,
+    AUTHENTICATION_REQUIRED_MESSAGE,
+    TEST_CARDS,
+    TestCard,
+)
 
 API_VERSION = "2026-10-28.endive"
 COLLECTIONS = (
@@ -46,6 +51,17 @@ MINIMUM_AMOUNT = {
 }
 """Stripe's minimum charge amounts (minor units) for the common currencies; others: 1."""
 MAXIMUM_AMOUNT = 99_999_999
+_EXPANDABLE = {
+    "pi_": "payment_intents",
+    "pm_": "payment_methods",
+    "ch_": "charges",
+    "seti_": "setup_intents",
+    "cus_": "customers",
+    "re_": "refunds",
+    "cs_": "checkout_sessions",
+    "du_": "disputes",
+}
+"""Id prefix → the collection ``expand[]`` looks the object up in."""
 _ALNUM = string.ascii_letters + string.digits
 
 
@@ -179,6 +195,32 @@ def _created_filter(params: dict[str, Any]) -> Callable[[int], bool]:
         )
 
     return check
+
+
+def _card_failure(card: TestCard, pm: dict[str, Any]) -> dict[str, Any]:
+    """``last_payment_error`` / ``last_setup_error`` of a declined test card."""
+    return {
+        "type": "card_error",
+        "code": card.code,
+        "decline_code": card.decline_code,
+        "message": card.message,
+        "doc_url": f"https://stripe.com/docs/error-codes/{(card.code or '').replace('_', '-')}",
+        "payment_method": copy.deepcopy(pm),
+    }
+
+
+def _card_error(card: TestCard, *, extra: dict[str, Any] | None = None) -> ApiError:
+    """The 402 a declined test card answers (kept for idempotent replay when ``extra`` says it ran)."""
+    return ApiError(
+        402,
+        "card_error",
+        card.message or "Your card was declined.",
+        code=card.code,
+        decline_code=card.decline_code,
+        param=card.param,
+        extra=extra,
+        stores=extra is not None,
+    )
 
 
 @dataclass
@@ -316,6 +358,35 @@ class Store:
         ctx.events.append(event)
         return event
 
+    # ---------------------------------------------------------------------------------- expansion
+    def expand(self, obj: dict[str, Any], paths: Any) -> dict[str, Any]:
+        """``expand[]``: each dotted path's id fields replaced by the objects they name (as Stripe)."""
+        if isinstance(paths, str):
+            paths = [paths]
+        if not isinstance(paths, list):
+            raise invalid("Invalid array", param="expand")
+        out = copy.deepcopy(obj)
+        for path in paths:
+            self._expand_path(out, str(path).split("."), str(path))
+        return out
+
+    def _expand_path(self, node: dict[str, Any], parts: list[str], path: str) -> None:
+        head, rest = parts[0], parts[1:]
+        value = node.get(head)
+        if isinstance(value, str):
+            collection = next((c for p, c in _EXPANDABLE.items() if value.startswith(p)), None)
+            found = self.data[collection].get(value) if collection else None
+            if found is None:
+                raise invalid(f"This property cannot be expanded ({path}).", param="expand")
+            value = copy.deepcopy(found)
+            node[head] = value
+        elif value is None and head in node:
+            return
+        elif not isinstance(value, dict):
+            raise invalid(f"This property cannot be expanded ({path}).", param="expand")
+        if rest:
+            self._expand_path(value, rest, path)
+
     # ---------------------------------------------------------------------------------- customers
     def create_customer(self, ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         customer: dict[str, Any] = {
@@ -448,14 +519,7 @@ class Store:
         self._customer(customer_id, param="customer", status=400)
         shortcut = TEST_CARDS.get(pm_id)
         if pm_id not in self.data["payment_methods"] and shortcut is not None and shortcut.attach_fails:
-            raise ApiError(
-                402,
-                "card_error",
-                shortcut.message or "Your card was declined.",
-                code=shortcut.code,
-                decline_code=shortcut.decline_code,
-                param=shortcut.param,
-            )
+            raise _card_error(shortcut)
         pm = self._materialize(pm_id, param=param)
         if pm.get("customer") not in (None, customer_id):
             raise invalid(
@@ -498,14 +562,15 @@ class Store:
         )
 
     # ------------------------------------------------------------------------------ setup intents
-    def create_setup_intent(self, ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-        customer_id = params.get("customer") or None
-        if customer_id:
-            self._customer(str(customer_id), param="customer", status=400)
-        usage = params.get("usage") or "off_session"
-        if usage not in ("off_session", "on_session"):
-            raise invalid("Invalid usage: must be one of off_session or on_session", param="usage")
-        types = params.get("allowed_payment_method_types") or params.get("payment_method_types") or ["card"]
+    def _new_setup_intent(
+        self,
+        customer_id: str | None,
+        *,
+        usage: str,
+        metadata: dict[str, str],
+        types: list[str],
+        description: str | None,
+    ) -> dict[str, Any]:
         seti_id = new_id("seti_")
         intent: dict[str, Any] = {
             "id": seti_id,
@@ -514,17 +579,35 @@ class Store:
             "client_secret": f"{seti_id}_secret_{new_id('', 32)}",
             "created": self.now(),
             "customer": customer_id,
-            "description": params.get("description") or None,
+            "description": description,
             "last_setup_error": None,
             "latest_attempt": None,
             "livemode": False,
-            "metadata": _metadata(params),
+            "metadata": metadata,
             "next_action": None,
             "payment_method": None,
             "payment_method_types": list(types),
             "status": "requires_payment_method",
             "usage": usage,
         }
+        self.data["setup_intents"][seti_id] = intent
+        return intent
+
+    def create_setup_intent(self, ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+        customer_id = params.get("customer") or None
+        if customer_id:
+            self._customer(str(customer_id), param="customer", status=400)
+        usage = params.get("usage") or "off_session"
+        if usage not in ("off_session", "on_session"):
+            raise invalid("Invalid usage: must be one of off_session or on_session", param="usage")
+        types = params.get("allowed_payment_method_types") or params.get("payment_method_types") or ["card"]
+        intent = self._new_setup_intent(
+            str(customer_id) if customer_id else None,
+            usage=str(usage),
+            metadata=_metadata(params),
+            types=list(types),
+            description=params.get("description") or None,
+        )
         if params.get("payment_method"):
             pm = self._materialize(str(params["payment_method"]), param="payment_method")
             intent["payment_method"] = pm["id"]
@@ -533,7 +616,6 @@ class Store:
                 if customer_id:
                     self._attach(ctx, pm["id"], str(customer_id), param="payment_method")
                 intent["status"] = "succeeded"
-        self.data["setup_intents"][seti_id] = intent
         return copy.deepcopy(intent)
 
     def get_setup_intent(self, ctx: Ctx, params: dict[str, Any], id: str) -> dict[str, Any]:
@@ -741,36 +823,30 @@ class Store:
             charge = self._new_charge(ctx, intent, pm, card, succeeded=False, source=source)
             intent["status"] = "requires_payment_method"
             intent["latest_charge"] = charge["id"]
-            intent["last_payment_error"] = {
-                "type": "card_error",
-                "charge": charge["id"],
-                "code": card.code,
-                "decline_code": card.decline_code,
-                "message": card.message,
-                "doc_url": f"https://stripe.com/docs/error-codes/{(card.code or '').replace('_', '-')}",
-                "payment_method": copy.deepcopy(pm),
-            }
+            intent["last_payment_error"] = {"charge": charge["id"], **_card_failure(card, pm)}
             self.event(ctx, "payment_intent.payment_failed", intent)
-            raise ApiError(
-                402,
-                "card_error",
-                card.message or "Your card was declined.",
-                code=card.code,
-                decline_code=card.decline_code,
-                param=card.param,
+            raise _card_error(
+                card,
                 extra={
                     "charge": charge["id"],
                     "payment_intent": copy.deepcopy(intent),
                     "payment_method": copy.deepcopy(pm),
                 },
-                stores=True,
             )
+        self._succeed(ctx, intent, pm, card, source=source)
+
+    def _succeed(
+        self, ctx: Ctx, intent: dict[str, Any], pm: dict[str, Any], card: TestCard, *, source: str
+    ) -> None:
+        """The charge is captured. Checkout payments also announce the charge (``charge.succeeded``)."""
         charge = self._new_charge(ctx, intent, pm, card, succeeded=True, source=source)
         intent["status"] = "succeeded"
         intent["amount_received"] = intent["amount"]
         intent["latest_charge"] = charge["id"]
         intent["next_action"] = None
         intent["last_payment_error"] = None
+        if source == "checkout":
+            self.event(ctx, "charge.succeeded", charge)
         self.event(ctx, "payment_intent.succeeded", intent)
         if card.outcome == "dispute":
             self.open_dispute(ctx, charge, reason=card.dispute_reason or "fraudulent")
@@ -886,12 +962,8 @@ class Store:
         )
 
     # ----------------------------------------------------------------------------------- checkout
-    def create_checkout_session(self, ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-        mode = params.get("mode")
-        if not mode:
-            raise missing("mode")
-        if mode != "payment":
-            raise invalid("The Stripe stand-in supports Checkout in payment mode only.", param="mode")
+    def _checkout_line_items(self, params: dict[str, Any]) -> tuple[str, int, list[str]]:
+        """Currency, total and product names of a payment-mode session's ``line_items[][price_data]``."""
         items = params.get("line_items")
         if not isinstance(items, list) or not items:
             raise invalid(
@@ -901,6 +973,7 @@ class Store:
             )
         currency: str | None = None
         total = 0
+        names: list[str] = []
         for index, item in enumerate(items):
             if not isinstance(item, dict) or not isinstance(item.get("price_data"), dict):
                 raise invalid(
@@ -920,8 +993,27 @@ class Store:
             assert unit is not None and quantity is not None
             if not isinstance(price.get("product_data"), dict) or not price["product_data"].get("name"):
                 raise missing(f"line_items[{index}][price_data][product_data][name]")
+            names.append(str(price["product_data"]["name"]))
             total += unit * quantity
         assert currency is not None
+        minimum = MINIMUM_AMOUNT.get(currency, 1)
+        if total < minimum:
+            raise invalid(
+                f"The Checkout Session's total amount due must add up to at least {minimum} {currency} "
+                "(minor units)",
+                code="amount_too_small",
+                param="line_items",
+            )
+        return currency, total, names
+
+    def create_checkout_session(self, ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+        mode = params.get("mode")
+        if not mode:
+            raise missing("mode")
+        if mode not in ("payment", "setup"):
+            raise invalid(
+                "The Stripe stand-in supports Checkout in payment and setup mode only.", param="mode"
+            )
         customer_id = params.get("customer") or None
         if customer_id and params.get("customer_email"):
             raise invalid(
@@ -931,6 +1023,28 @@ class Store:
         if customer_id:
             self._customer(str(customer_id), param="customer", status=400)
         created = self.now()
+        expires_at = _int(params, "expires_at", default=created + 86_400)
+        assert expires_at is not None
+        if not created + 1_800 <= expires_at <= created + 86_400:
+            raise invalid(
+                "The `expires_at` timestamp must be between 30 minutes and 24 hours from Checkout Session "
+                "creation.",
+                param="expires_at",
+            )
+        total: int | None
+        if mode == "payment":
+            currency, total, names = self._checkout_line_items(params)
+        else:
+            if params.get("line_items"):
+                raise invalid("You cannot pass `line_items` in `setup` mode.", param="line_items")
+            if not params.get("currency") and not params.get("allowed_payment_method_types"):
+                raise invalid(
+                    "currency is required in setup mode when allowed_payment_method_types is not set.",
+                    code="parameter_missing",
+                    param="currency",
+                )
+            currency = _currency(params) if params.get("currency") else None
+            total, names = None, []
         cs_id = new_id("cs_test_", 58)
         session: dict[str, Any] = {
             "id": cs_id,
@@ -943,28 +1057,68 @@ class Store:
             "currency": currency,
             "customer": customer_id,
             "customer_email": params.get("customer_email") or None,
-            "expires_at": created + 86_400,
+            "expires_at": expires_at,
             "livemode": False,
             "metadata": _metadata(params),
-            "mode": "payment",
+            "mode": mode,
             "payment_intent": None,
-            "payment_status": "unpaid",
+            "payment_method_types": list(
+                params.get("allowed_payment_method_types") or params.get("payment_method_types") or ["card"]
+            ),
+            "payment_status": "unpaid" if mode == "payment" else "no_payment_required",
+            "setup_intent": None,
             "status": "open",
             "success_url": params.get("success_url") or None,
             "url": f"{self.public_url}/c/pay/{cs_id}",
         }
+        intent_data = params.get("payment_intent_data")
+        intent_data = intent_data if isinstance(intent_data, dict) else {}
+        if mode == "setup":
+            setup_data = params.get("setup_intent_data")
+            setup_data = setup_data if isinstance(setup_data, dict) else {}
+            seti = self._new_setup_intent(
+                str(customer_id) if customer_id else None,
+                usage="off_session",
+                metadata=_metadata(setup_data),
+                types=session["payment_method_types"],
+                description=setup_data.get("description") or None,
+            )
+            session["setup_intent"] = seti["id"]
         self.data["checkout_sessions"][cs_id] = session
-        intent_data = (
-            params.get("payment_intent_data") if isinstance(params.get("payment_intent_data"), dict) else {}
-        )
         self.hidden[cs_id] = {
-            "payment_intent_metadata": _metadata(intent_data or {}),
-            "description": (intent_data or {}).get("description"),
+            "payment_intent_metadata": _metadata(intent_data),
+            "description": intent_data.get("description"),
+            "product_names": names,
         }
         return copy.deepcopy(session)
 
+    def _checkout_session(self, ctx: Ctx, session_id: str) -> dict[str, Any]:
+        """The stored session; an open one past its ``expires_at`` expires now (as Stripe does)."""
+        session = self._get("checkout_sessions", session_id, "checkout.session")
+        if session["status"] == "open" and session["expires_at"] <= self.now():
+            self._expire(ctx, session)
+        return session
+
+    def _expire(self, ctx: Ctx, session: dict[str, Any]) -> None:
+        session["status"] = "expired"
+        intent = self.data["payment_intents"].get(session.get("payment_intent") or "")
+        if intent is not None and intent["status"] not in ("succeeded", "canceled"):
+            intent["status"] = "canceled"
+            intent["canceled_at"] = self.now()
+            intent["cancellation_reason"] = "abandoned"
+        self.event(ctx, "checkout.session.expired", session)
+
     def get_checkout_session(self, ctx: Ctx, params: dict[str, Any], id: str) -> dict[str, Any]:
-        return copy.deepcopy(self._get("checkout_sessions", id, "checkout.session"))
+        return copy.deepcopy(self._checkout_session(ctx, id))
+
+    def expire_checkout_session(self, ctx: Ctx, params: dict[str, Any], id: str) -> dict[str, Any]:
+        session = self._checkout_session(ctx, id)
+        if session["status"] != "open":
+            raise invalid(
+                f"This Checkout Session is {session['status']}: only an open Checkout Session can be expired."
+            )
+        self._expire(ctx, session)
+        return copy.deepcopy(session)
 
     def list_checkout_sessions(self, ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         intent = params.get("payment_intent")
@@ -975,17 +1129,33 @@ class Store:
             lambda s: not intent or s["payment_intent"] == intent,
         )
 
-    def complete_checkout(self, ctx: Ctx, session_id: str, pm_id: str) -> dict[str, Any]:
-        """The customer pays on the hosted page (test helper)."""
-        session = self._get("checkout_sessions", session_id, "checkout.session")
+    def checkout_display(self, session_id: str) -> dict[str, Any]:
+        """What the hosted page shows besides the session: product names, the pending PaymentIntent or
+        SetupIntent (its status says whether 3-D Secure is being asked for)."""
+        session = self.data["checkout_sessions"][session_id]
+        hidden = self.hidden.get(session_id, {})
+        intent_id = session.get("payment_intent") or session.get("setup_intent") or ""
+        intent = self.data["payment_intents"].get(intent_id) or self.data["setup_intents"].get(intent_id)
+        return {
+            "product_names": list(hidden.get("product_names") or []),
+            "description": hidden.get("description"),
+            "intent_status": intent["status"] if intent else None,
+        }
+
+    def _open_checkout(self, ctx: Ctx, session_id: str) -> dict[str, Any]:
+        session = self._checkout_session(ctx, session_id)
+        if session["status"] == "expired":
+            raise invalid("This Checkout Session has expired.", code="checkout_session_expired")
         if session["status"] != "open":
             raise invalid(f"This Checkout Session is {session['status']}.", code="checkout_session_not_open")
-        if session["expires_at"] <= self.now():
-            session["status"] = "expired"
-            self.event(ctx, "checkout.session.expired", session)
-            raise invalid("This Checkout Session has expired.", code="checkout_session_expired")
-        pm = self._materialize(pm_id, param="payment_method")
-        hidden = self.hidden.get(session_id, {})
+        return session
+
+    def _checkout_intent(self, session: dict[str, Any]) -> dict[str, Any]:
+        """The session's PaymentIntent: made on the first try, reused by every later one (as Stripe)."""
+        existing = self.data["payment_intents"].get(session.get("payment_intent") or "")
+        if existing is not None:
+            return existing
+        hidden = self.hidden.get(session["id"], {})
         pi_id = new_id("pi_")
         intent: dict[str, Any] = {
             "id": pi_id,
@@ -1008,25 +1178,111 @@ class Store:
             "livemode": False,
             "metadata": dict(hidden.get("payment_intent_metadata") or {}),
             "next_action": None,
-            "payment_method": pm["id"],
-            "payment_method_types": ["card"],
+            "payment_method": None,
+            "payment_method_types": list(session.get("payment_method_types") or ["card"]),
             "receipt_email": None,
             "setup_future_usage": None,
             "statement_descriptor": None,
-            "status": "requires_confirmation",
+            "status": "requires_payment_method",
         }
         self.data["payment_intents"][pi_id] = intent
         session["payment_intent"] = pi_id
-        self._confirm(ctx, intent, pm, off_session=False, source="checkout")
-        if intent["status"] != "succeeded":
+        return intent
+
+    def pay_checkout(self, ctx: Ctx, session_id: str, pm_id: str) -> dict[str, Any]:
+        """The customer submits a card on the hosted page. A decline raises the card error (the session
+        stays open for another card, its PaymentIntent records the failure); a card that needs 3-D
+        Secure leaves the intent ``requires_action`` (``authenticate_checkout`` goes on)."""
+        session = self._open_checkout(ctx, session_id)
+        pm = self._materialize(pm_id, param="payment_method")
+        if session["mode"] == "setup":
+            return self._setup_checkout(ctx, session, pm)
+        intent = self._checkout_intent(session)
+        if intent["status"] in ("succeeded", "canceled", "processing"):
             raise invalid(
-                "This card needs authentication, which the stand-in's page does not simulate.",
-                code="authentication_required",
+                f"This PaymentIntent is {intent['status']}.", code="payment_intent_unexpected_state"
             )
+        intent["payment_method"] = pm["id"]
+        intent["status"] = "requires_confirmation"
+        self._confirm(ctx, intent, pm, off_session=False, source="checkout")
+        if intent["status"] == "requires_action":
+            return copy.deepcopy(session)
+        return self._checkout_paid(ctx, session)
+
+    def authenticate_checkout(self, ctx: Ctx, session_id: str, *, complete: bool) -> dict[str, Any]:
+        """The 3-D Secure test challenge: ``complete`` succeeds, otherwise the authentication fails
+        (``payment_intent_authentication_failure``; the session stays open)."""
+        session = self._open_checkout(ctx, session_id)
+        intent_id = session.get("payment_intent") or session.get("setup_intent") or ""
+        intent = self.data["payment_intents"].get(intent_id) or self.data["setup_intents"].get(intent_id)
+        if intent is None or intent["status"] != "requires_action":
+            raise invalid("Nothing waits for authentication.", code="payment_intent_unexpected_state")
+        pm = self.data["payment_methods"][intent["payment_method"]]
+        setup = session["mode"] == "setup"
+        if complete:
+            if setup:
+                return self._checkout_setup_done(ctx, session, intent, pm)
+            self._succeed(ctx, intent, pm, self.card_for(pm["id"]), source="checkout")
+            return self._checkout_paid(ctx, session)
+        error = {
+            "type": "invalid_request_error",
+            "code": "payment_intent_authentication_failure"
+            if not setup
+            else "setup_intent_authentication_failure",
+            "message": AUTHENTICATION_FAILED_MESSAGE,
+            "payment_method": copy.deepcopy(pm),
+        }
+        intent["status"] = "requires_payment_method"
+        intent["next_action"] = None
+        intent["last_setup_error" if setup else "last_payment_error"] = error
+        self.event(ctx, "setup_intent.setup_failed" if setup else "payment_intent.payment_failed", intent)
+        raise ApiError(400, "invalid_request_error", AUTHENTICATION_FAILED_MESSAGE, code=error["code"])
+
+    def _checkout_paid(self, ctx: Ctx, session: dict[str, Any]) -> dict[str, Any]:
         session["status"] = "complete"
         session["payment_status"] = "paid"
         self.event(ctx, "checkout.session.completed", session)
         return copy.deepcopy(session)
+
+    def _setup_checkout(self, ctx: Ctx, session: dict[str, Any], pm: dict[str, Any]) -> dict[str, Any]:
+        seti = self.data["setup_intents"][session["setup_intent"]]
+        card = self.card_for(pm["id"])
+        seti["payment_method"] = pm["id"]
+        if card.attach_fails:
+            seti["status"] = "requires_payment_method"
+            seti["last_setup_error"] = _card_failure(card, pm)
+            self.event(ctx, "setup_intent.setup_failed", seti)
+            raise _card_error(card)
+        if card.outcome in ("authenticate", "setup_for_off_session"):
+            seti["status"] = "requires_action"
+            seti["next_action"] = {
+                "type": "use_stripe_sdk",
+                "use_stripe_sdk": {"type": "three_d_secure_redirect"},
+            }
+            self.event(ctx, "setup_intent.requires_action", seti)
+            return copy.deepcopy(session)
+        return self._checkout_setup_done(ctx, session, seti, pm)
+
+    def _checkout_setup_done(
+        self, ctx: Ctx, session: dict[str, Any], seti: dict[str, Any], pm: dict[str, Any]
+    ) -> dict[str, Any]:
+        if session.get("customer"):
+            self._attach(ctx, pm["id"], str(session["customer"]), param="payment_method")
+        seti.update(status="succeeded", payment_method=pm["id"], last_setup_error=None, next_action=None)
+        self.event(ctx, "setup_intent.succeeded", seti)
+        session["status"] = "complete"
+        self.event(ctx, "checkout.session.completed", session)
+        return copy.deepcopy(session)
+
+    def complete_checkout(
+        self, ctx: Ctx, session_id: str, pm_id: str, *, authenticate: bool = True
+    ) -> dict[str, Any]:
+        """The customer pays on the hosted page (test helper): with a 3-D Secure card, the challenge is
+        completed (``authenticate``) or failed."""
+        session = self.pay_checkout(ctx, session_id, pm_id)
+        if session["status"] == "open":
+            return self.authenticate_checkout(ctx, session_id, complete=authenticate)
+        return session
 
     # ----------------------------------------------------------------------------------- disputes
     def open_dispute(

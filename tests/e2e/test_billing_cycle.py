@@ -14,75 +14,26 @@ others PREFIX-0001; the hosted page and the email show them.
 
 from __future__ import annotations
 
+import io
 import json
 import re
-import time
-from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
 import requests
+from pypdf import PdfReader
+
+from tests.stack_api import Api, wait_for
 
 pytestmark = pytest.mark.e2e
 
-ADMIN_LINE = re.compile(r"^Admin API key: (bk_\S+)$", re.M)
 NBSP = "\u00a0"
-
-
-class Api:
-    def __init__(self, url: str, key: str) -> None:
-        self.url = url
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {key}"
-
-    def call(
-        self, method: str, path: str, body: Any = None, *, expect: int = 200, key: str | None = None
-    ) -> Any:
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        r = self.session.request(method, self.url + path, json=body, headers=headers, timeout=60)
-        assert r.status_code == expect, f"{method} {path}: {r.status_code} {r.text}"
-        return r.json()
-
-    def get(self, path: str, **kw: Any) -> Any:
-        return self.call("GET", path, **kw)
-
-    def post(self, path: str, body: Any = None, *, expect: int = 201, **kw: Any) -> Any:
-        return self.call("POST", path, body, expect=expect, **kw)
-
-    def all(self, path: str) -> list[dict[str, Any]]:
-        """Every item of a list, following next_cursor."""
-        items: list[dict[str, Any]] = []
-        sep = "&" if "?" in path else "?"
-        cursor = None
-        while True:
-            page = self.get(f"{path}{sep}limit=100" + (f"&starting_after={cursor}" if cursor else ""))
-            items += page["data"]
-            if not page["has_more"]:
-                return items
-            cursor = page["next_cursor"]
-
-    def local(self, method: str, path: str, body: Any = None) -> Any:
-        r = requests.request(method, f"{self.url}/_local/{path}", json=body, timeout=120)
-        assert r.status_code == 200, f"{method} /_local/{path}: {r.status_code} {r.text}"
-        return r.json()
-
-
-def wait_for[T](what: str, probe: Callable[[], T | None], timeout: float = 30) -> T:
-    """probe() until it returns something truthy (polling, never a blind sleep)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = probe()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
 
 
 def test_a_billing_month_end_to_end(start_stack, tmp_path):
     stack = start_stack("--in-memory", "--data-dir", str(tmp_path)).ready()
-    (admin,) = ADMIN_LINE.findall(stack.output)
+    admin = stack.admin_key
     api = Api(stack.url, admin)
     schedules = {s["function"]: s["name"] for s in api.local("GET", "schedules")["schedules"]}
     billing_run, finalizer = schedules["BillingRunFunction"], schedules["InvoiceFinalizerFunction"]
@@ -612,6 +563,12 @@ def test_a_billing_month_end_to_end(start_stack, tmp_path):
     ny_page = requests.get(inv_ny["hosted_invoice_url"], timeout=30)
     assert "NYC-0001" in ny_page.text and "$1,355.49" in ny_page.text
     assert requests.get(f"{stack.url}/i/not-a-token", timeout=30).status_code == 404
+    # its PDF, binary through the gateway (base64 in the Lambda response, bytes on the wire)
+    pdf = requests.get(inv_berlin["invoice_pdf"], timeout=30)
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["content-disposition"] == 'inline; filename="BERLIN-0001.pdf"'
+    pdf_text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "BERLIN-0001" in pdf_text and f"72,83{NBSP}€" in pdf_text
 
     # ------------------------------------------------------------------ the customer portal, no API key
     portal = api.post(
@@ -630,13 +587,15 @@ def test_a_billing_month_end_to_end(start_stack, tmp_path):
         messages = api.local("GET", "mail")["messages"]
         return messages if len(messages) >= 2 else None
 
-    messages = {m["subject"]: m for m in wait_for("two emails", mail)}
-    assert sorted(messages) == ["Invoice BERLIN-0001", "Invoice NYC-0001"]
-    to_berlin = messages["Invoice BERLIN-0001"]
+    sent = wait_for("two emails", mail)
+    messages = {number: m for m in sent for number in ("BERLIN-0001", "NYC-0001") if number in m["subject"]}
+    assert sorted(messages) == ["BERLIN-0001", "NYC-0001"] and len(sent) == 2
+    assert all("Acme Billing Inc." in m["subject"] for m in sent)  # who bills, in every subject
+    to_berlin = messages["BERLIN-0001"]
     assert to_berlin["destinations"]["ToAddresses"] == ["rechnung@berlin-tools.example"]
     assert inv_berlin["hosted_invoice_url"] in to_berlin["body"]
     assert f"72,83{NBSP}€" in to_berlin["body"]
-    assert inv_ny["hosted_invoice_url"] in messages["Invoice NYC-0001"]["body"]
+    assert inv_ny["hosted_invoice_url"] in messages["NYC-0001"]["body"]
 
     # ------------------------------------------------------------------ the held one, once fixed
     api.call("PATCH", "/v1/customers/no-mail", {"emails": ["billing@nomail.example"]})

@@ -37,9 +37,9 @@ def app_env(dynamodb_endpoint: str, moto_endpoint: str) -> dict[str, str]:
     template = load_template()
     created = create_resources(template, moto_endpoint)
     env = function_environment(template, local_refs(template, extra=created.refs))
-    # Settings a deployment passes as parameters (empty by default): the invoice email's sender
-    # (verified in moto's SES, as SES requires) and the public URL of the hosted invoice pages.
-    env["BILLING_EMAIL_FROM"] = env.get("BILLING_EMAIL_FROM") or "Billing <billing@example.com>"
+    # Parameters without a default (the sender, the seller's name) have their local values through
+    # local_refs (local.functions.LOCAL_PARAMETER_VALUES), as on the local stack; the sender is verified in
+    # moto's SES below, as SES requires. PublicUrl defaults to empty (the API's URL when deployed).
     env["BILLING_PUBLIC_URL"] = env.get("BILLING_PUBLIC_URL") or "https://billing.example.com"
     from local.moto_server import verify_senders
 

@@ -80,7 +80,6 @@ def test_the_account_is_read_and_changed_by_admins_only(call, admin_key, restore
          "seller_country_mismatch", "address.country"),
         ({"address": {"line1": "1 Market Street", "country": "US", "state": "CA"}}, "missing_field", "address.city"),
         ({"tax_ids": [{"type": "eu_vat", "value": "FR000"}]}, "invalid_tax_id", "tax_ids.0.value"),
-        ({"legal_name": None}, "invalid_value", "legal_name"),
         ({"legal_name": "   "}, "too_short", "legal_name"),
         ({"company_name": "typo"}, "unknown_field", "company_name"),
     ],
@@ -91,6 +90,12 @@ def test_bad_settings_get_a_4xx_naming_the_field(call, admin_key, body, code, pa
     assert status == 422, error
     assert (error["error"]["code"], error["error"]["param"]) == (code, param)
     assert call("GET", "/v1/account", key=admin_key)[2] == before  # nothing half-written
+
+
+def test_a_cleared_legal_name_falls_back_to_the_deployments_default(call, admin_key, app_env, restore_seller):
+    default = app_env["BILLING_SELLER_LEGAL_NAME"]  # the SellerLegalName parameter
+    status, _, account = call("PATCH", "/v1/account", key=admin_key, json_body={"legal_name": None})
+    assert status == 200 and account["legal_name"] == default and account["ready_to_invoice"]
 
 
 def test_no_invoice_is_issued_while_the_seller_has_no_address(call, admin_key, restore_seller):

@@ -303,3 +303,35 @@ def test_a_cycle_draft_cannot_be_deleted(call, admin_key, queues):
         status, _, body = call("DELETE", f"/v1/invoices/{draft['id']}", key=admin_key)
         assert status == 409 and body["error"]["code"] == "invoice_from_subscription", body
         assert call("GET", f"/v1/invoices/{draft['id']}", key=admin_key)[2]["status"] == "draft"
+
+
+def test_concurrent_deliveries_of_one_job_report_what_the_job_did(app_env):
+    """Deliveries of one job recording at once (real threads, DynamoDB Local): the report keeps the
+    outcome that did the most, whatever order they commit in, and the run counts the job once."""
+    from billing.models.billing_runs import BillingRun, JobOutcome
+    from billing.repositories.billing_runs import BillingRunRepository
+
+    repo = BillingRunRepository(table_name=app_env["BILLING_TABLE"])
+    when = datetime(2033, 5, 1, tzinfo=UTC)
+    for round_ in range(5):
+        run = BillingRun(id=f"br_race{secrets.token_hex(6)}", trigger="api", status="enqueued",
+                         up_to=when, jobs_enqueued=1, created_at=when)  # fmt: skip
+        assert repo.create(run)
+        kinds = ["skipped"] * 4 + ["failed"] * 3 + ["issued"]
+        kinds = kinds[round_:] + kinds[:round_]  # a different commit order each round
+        barrier = threading.Barrier(len(kinds))
+
+        def deliver(kind: str, run_id: str = run.id, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            repo.record_outcome(JobOutcome(run_id=run_id, customer_id="cus_race", billing_date=when,
+                                           outcome=kind, invoice_ids=["in_1"] if kind == "issued" else [], at=when))  # fmt: skip
+
+        threads = [threading.Thread(target=deliver, args=(k,)) for k in kinds]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert repo.outcome(run.id, "cus_race", when).outcome == "issued"
+        stored = repo.get(run.id)
+        assert (stored.issued, stored.held, stored.skipped, stored.failed) == (1, 0, 0, 0)
+        assert stored.progress == "completed"

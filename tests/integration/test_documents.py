@@ -149,7 +149,7 @@ def test_finalization_enqueues_and_the_notifier_stores_the_document_and_emails_o
     mine = [m for m in mails if invoice["number"] in str(m["subject"])]
     assert len(mine) == 1
     mail = mine[0]
-    assert mail["source"] == "Billing <billing@example.com>"
+    assert mail["source"] == "Billing <billing@billing.local>"  # local.functions.LOCAL_PARAMETER_VALUES
     html = str(mail["body"])  # moto records the HTML part when there are both
     assert invoice["hosted_invoice_url"] in html and f"1.234,56{NBSP}€" in html
     assert "Müller &amp; Söhne GmbH" in html

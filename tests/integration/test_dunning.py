@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -122,11 +122,15 @@ class Emails:
     address: str
     kinds: list[str]
 
+    receipts: list[dict[str, Any]] = field(default_factory=list)
+    """Receipt messages seen (``invoice_paid``), kept apart from the dunning steps."""
+
     def take(self) -> list[dict[str, Any]]:
-        """The dunning emails enqueued since the last take, delivered (the invoice email is dropped)."""
-        messages = [
-            m for m in notifications(self.app_env, self.invoice_id) if m["kind"] != "invoice_finalized"
-        ]
+        """The dunning emails enqueued since the last take, delivered (the invoice email is dropped,
+        receipts are kept in ``receipts``)."""
+        found = notifications(self.app_env, self.invoice_id)
+        self.receipts += [m for m in found if m["kind"] == "invoice_paid"]
+        messages = [m for m in found if m["kind"] not in ("invoice_finalized", "invoice_paid")]
         if messages:
             deliver(messages)
         self.kinds += [m["kind"] for m in messages]
@@ -209,7 +213,9 @@ def test_declined_retried_then_a_new_card_pays_at_once_and_the_subscription_reco
     jan_2036.current = t0 + timedelta(days=30)
     run_dunning()
     assert payment_jobs(invoice["id"], app_env) == []
+    assert emails.take() == []
     assert emails.kinds == ["payment_failed", "payment_retry_scheduled"]
+    assert emails.receipts == [{"kind": "invoice_paid", "invoice_id": invoice["id"]}]  # the retry that paid
     assert len(mails_to(address)) == 2
     made = charges(standin, invoice["id"])
     assert sorted(c["idempotency_key"] for c in made) == [
@@ -294,7 +300,7 @@ def test_a_hard_decline_skips_to_the_final_notice_and_final_action(
     assert [m["kind"] for m in emails.take()] == ["payment_final_notice"]
     [mail] = mails_to(emails.address)
     assert mail["subject"].startswith("Final notice")
-    assert "the card can no longer be used" in json.dumps(mail.get("body") or {})  # stolen_card, in words
+    assert "Your card was declined." in json.dumps(mail.get("body") or {})  # stolen_card: never told more
     # No retry is ever scheduled.
     jan_2036.current += timedelta(days=10)
     run_dunning()
@@ -350,6 +356,8 @@ def test_paid_out_of_band_ends_dunning_at_once_and_the_subscription_recovers(
         assert payment_jobs(invoice["id"], app_env) == []
     assert state(app_env, invoice["id"]).status == "resolved"
     assert emails.take() == []
+    # Money was received (a bank transfer): the one receipt, enqueued with the payment.
+    assert emails.receipts == [{"kind": "invoice_paid", "invoice_id": invoice["id"]}]
     assert len(charges(standin, invoice["id"])) == 1
 
 

@@ -21,6 +21,10 @@ EXPECTED = {
     "customer_pages/hosted_invoice_unknown_token.json": lambda r: (
         r["statusCode"] == 404 and "Invoice not found" in r["body"]
     ),
+    # The PDF behind a token no invoice has: the same plain 404 page (test_pdf_documents.py serves real ones).
+    "customer_pages/invoice_pdf_unknown_token.json": lambda r: (
+        r["statusCode"] == 404 and "Invoice not found" in r["body"]
+    ),
     # A portal link no session has: the plain 404 page, no data (test_portal.py opens real sessions).
     "customer_pages/portal_unknown_token.json": lambda r: (
         r["statusCode"] == 404 and "This link is not valid." in r["body"]
@@ -48,6 +52,10 @@ EXPECTED = {
     # then dead-lettered), the batch itself does not crash. test_documents.py delivers real ones.
     "notifier/invoice_finalized.json": lambda r: (
         r == {"batchItemFailures": [{"itemIdentifier": "2e1424d4-f796-459a-8184-9c92662be6da"}]}
+    ),
+    # A credit note that does not exist: the record is reported failed, like an unknown invoice.
+    "notifier/credit_note_issued.json": lambda r: (
+        r == {"batchItemFailures": [{"itemIdentifier": "5b0c8f0e-3f4a-4a55-9d1e-0c6e2a7b91d3"}]}
     ),
     # A collection job for an invoice that does not exist: reported failed (retried, then the DLQ).
     "collector/collect.json": lambda r: (
@@ -80,10 +88,14 @@ def test_every_sample_has_an_expectation():
 @pytest.mark.parametrize("sample", all_samples())
 def test_sample_runs_through_its_handler(sample, app_env, monkeypatch):
     folder = sample.split("/")[0]
-    if folder == "stripe_webhook" and not os.environ.get("STRIPE_WEBHOOK_SECRET"):
-        # A deployment without a signing secret answers 500 (ConfigurationError); give it one.
+    # The template names SSM parameters for the Stripe secrets; no SSM here: give the values (a
+    # deployment without them answers 500, ConfigurationError), as the local stack does.
+    for name in ("STRIPE_API_KEY_PARAM", "STRIPE_WEBHOOK_SECRET_PARAM"):
+        monkeypatch.delenv(name, raising=False)
+    if not os.environ.get("STRIPE_WEBHOOK_SECRET"):
         monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_samples")
-        monkeypatch.delenv("STRIPE_WEBHOOK_SECRET_PARAM", raising=False)
+    if not os.environ.get("STRIPE_API_KEY"):
+        monkeypatch.setenv("STRIPE_API_KEY", "sk_test_samples")
     spec = FUNCTION_BY_FOLDER[folder]
     event = json.loads((EVENTS / sample).read_text())
     result = load_handler(spec)(event, LambdaContext(spec))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +15,7 @@ import pytest
 import requests
 
 from tests.integration.invoice_helpers import get_invoice, sqs_event
+from tests.integration.payflow_helpers import standin_env
 from tests.integration.test_payments_collection import automatic_invoice, customer_with_card, payment_jobs
 
 pytestmark = pytest.mark.integration
@@ -24,27 +24,8 @@ SECRET = "whsec_webhook_tests"
 
 @pytest.fixture(scope="module")
 def standin(app_env: dict[str, str]) -> Iterator[Any]:
-    from billing.payments import reset_payment_provider
-    from local.stripe_standin import start
-
-    server = start(0, webhook_url=None, webhook_secret=SECRET)
-    names = ("STRIPE_API_BASE", "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_KEY_PARAM",
-             "STRIPE_WEBHOOK_SECRET_PARAM")  # fmt: skip
-    saved = {k: os.environ.get(k) for k in names}
-    os.environ.update(
-        {"STRIPE_API_BASE": server.url, "STRIPE_API_KEY": "sk_test_tests", "STRIPE_WEBHOOK_SECRET": SECRET}
-    )
-    for name in ("STRIPE_API_KEY_PARAM", "STRIPE_WEBHOOK_SECRET_PARAM"):
-        os.environ.pop(name, None)
-    reset_payment_provider()
-    yield server
-    server.stop()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    reset_payment_provider()
+    with standin_env(SECRET) as server:
+        yield server
 
 
 def provider() -> Any:

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from tests.integration.invoice_helpers import get_customer, get_invoice, make_customer, one_off, sqs_event
+from tests.integration.payflow_helpers import standin_env
 
 pytestmark = pytest.mark.integration
 SECRET = "whsec_tests"
@@ -18,25 +19,8 @@ SECRET = "whsec_tests"
 
 @pytest.fixture(scope="module")
 def standin(app_env: dict[str, str]) -> Iterator[Any]:
-    from billing.payments import reset_payment_provider
-    from local.stripe_standin import start
-
-    server = start(0, webhook_url=None, webhook_secret=SECRET)
-    saved = {k: os.environ.get(k) for k in ("STRIPE_API_BASE", "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET")}
-    os.environ.update(
-        {"STRIPE_API_BASE": server.url, "STRIPE_API_KEY": "sk_test_tests", "STRIPE_WEBHOOK_SECRET": SECRET}
-    )
-    for name in ("STRIPE_API_KEY_PARAM", "STRIPE_WEBHOOK_SECRET_PARAM"):
-        os.environ.pop(name, None)
-    reset_payment_provider()
-    yield server
-    server.stop()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    reset_payment_provider()
+    with standin_env(SECRET) as server:
+        yield server
 
 
 def collect(message: dict[str, Any]) -> dict[str, Any]:

@@ -402,7 +402,7 @@ def test_checkout_session_pay_link(
     )
     assert again.session_id == link.session_id
     page = requests.get(link.url, timeout=10)
-    assert page.status_code == 200 and "4200 EUR" in page.text
+    assert page.status_code == 200 and "€42.00" in page.text and "Invoice ACME-0042" in page.text
     done = control(
         standin,
         "POST",

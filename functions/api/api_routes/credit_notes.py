@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from api_routes.invoices import InvoiceLineOut, deps, end_dunning
+from api_routes.invoices import InvoiceLineOut, deps, end_dunning, public_base
 from billing.http.app import current_principal
 from billing.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, ListResponse, page
 from billing.models.invoices import CreditNote
@@ -18,6 +18,7 @@ from billing.money import to_decimal
 from billing.repositories.credit_notes import CreditNoteRepository
 from billing.repositories.dynamo import decode_cursor
 from billing.services import credit_notes as service
+from billing.services.documents import credit_note_pdf_url
 from billing.settings import get_settings
 
 router = Router()
@@ -73,6 +74,9 @@ class CreditNoteOut(BaseModel):
     reason: Reason
     memo: str | None
     created_at: datetime
+    pdf: str | None = Field(
+        description="The credit note's PDF, under its invoice's hosted page (no API key needed)."
+    )
 
     @classmethod
     def of(cls, note: CreditNote) -> CreditNoteOut:
@@ -85,6 +89,7 @@ class CreditNoteOut(BaseModel):
             currency=note.currency, lines=lines, subtotal=note.subtotal, tax=note.tax, total=note.total,
             reduces_amount_due=note.reduces_amount_due, credit_to_balance=note.credit_to_balance,
             refund_amount=note.refund_amount, reason=note.reason, memo=note.memo, created_at=note.created_at,
+            pdf=credit_note_pdf_url(public_base(), note.hosted_token, note.id) if note.hosted_token else None,
         )  # fmt: skip
 
 

@@ -17,11 +17,11 @@ from billing import clock
 from billing.errors import Conflict, ValidationFailed
 from billing.http.app import current_principal
 from billing.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, ListResponse, page
-from billing.models.invoices import Invoice, InvoiceLine, InvoiceStatus
+from billing.models.invoices import Invoice, InvoiceLine, InvoiceStatus, OutOfBandMethod
 from billing.money import to_decimal
 from billing.repositories.dynamo import decode_cursor, encode_cursor
 from billing.services import invoices as service
-from billing.services.documents import hosted_url
+from billing.services.documents import hosted_url, invoice_pdf_url
 from billing.settings import get_settings
 
 router = Router()
@@ -83,6 +83,10 @@ class PayInvoiceRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     paid_at: datetime | None = Field(default=None, description="When the money arrived (default: now).")
+    method: OutOfBandMethod | None = Field(
+        default=None,
+        description="How the money came (printed on the receipt): bank_transfer, cheque, cash, other.",
+    )
 
 
 class LineTaxOut(BaseModel):
@@ -193,6 +197,9 @@ class InvoiceOut(BaseModel):
     )
     legal_mentions: list[str]
     hosted_invoice_url: str | None
+    invoice_pdf: str | None = Field(
+        description="The invoice's PDF (no API key needed, like the hosted page); null for a draft."
+    )
     customer_details: dict[str, Any] = Field(description="The customer as printed, frozen at finalization.")
     paid_out_of_band: bool
     created_at: datetime
@@ -220,21 +227,33 @@ class InvoiceOut(BaseModel):
             amount_remaining=inv.amount_remaining, credit_notes_total=inv.credit_notes_total,
             days_until_due=inv.days_until_due, due_date=inv.due_date, finalize_after=inv.finalize_after,
             hold_reasons=[HoldReasonOut(**r) for r in inv.hold_reasons], legal_mentions=list(inv.legal_mentions),
-            hosted_invoice_url=_hosted_url(inv), customer_details=dict(inv.customer_snapshot),
+            hosted_invoice_url=_hosted_url(inv), invoice_pdf=_pdf_url(inv),
+            customer_details=dict(inv.customer_snapshot),
             paid_out_of_band=inv.paid_out_of_band, created_at=inv.created_at, updated_at=inv.updated_at,
             finalized_at=inv.finalized_at, paid_at=inv.paid_at, voided_at=inv.voided_at,
             marked_uncollectible_at=inv.marked_uncollectible_at,
         )  # fmt: skip
 
 
-def _hosted_url(invoice: Invoice) -> str | None:
-    if invoice.hosted_token is None:
-        return None
+def public_base() -> str:
+    """Where the customers' pages are: ``BILLING_PUBLIC_URL``, else this API's own domain."""
     base = get_settings().public_url
     if not base:
         domain = router.current_event.request_context.domain_name
         base = f"https://{domain}"
-    return hosted_url(base, invoice.hosted_token)
+    return base
+
+
+def _hosted_url(invoice: Invoice) -> str | None:
+    if invoice.hosted_token is None:
+        return None
+    return hosted_url(public_base(), invoice.hosted_token)
+
+
+def _pdf_url(invoice: Invoice) -> str | None:
+    if invoice.hosted_token is None or invoice.status == "draft":
+        return None
+    return invoice_pdf_url(public_base(), invoice.hosted_token)
 
 
 def _actor() -> str:
@@ -374,6 +393,7 @@ def pay_invoice(
     paid_at = body.paid_at if body is not None else None
     if paid_at is not None and paid_at.tzinfo is None:
         raise ValidationFailed("paid_at needs a time zone (e.g. Z)", code="invalid_format", param="paid_at")
-    invoice = service.mark_paid(deps(), invoice_id, actor=_actor(), paid_at=paid_at)
+    method = body.method if body is not None else None
+    invoice = service.mark_paid(deps(), invoice_id, actor=_actor(), paid_at=paid_at, method=method)
     end_dunning(invoice.id)  # its dunning ends now, the subscription recovers
     return InvoiceOut.of(invoice)

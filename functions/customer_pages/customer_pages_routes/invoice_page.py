@@ -1,62 +1,41 @@
-"""GET /i/{token}: the hosted invoice page, for the customer (no API key; the token is the secret).
+"""GET /i/{token}: the hosted invoice page; GET /i/{token}/receipt: its receipt. For the customer
+(no API key; the token is the secret).
 
-The page is rendered from the frozen invoice on each view (documents.render_invoice with
-``hosted=True``), so it shows the invoice's current state (paid, void, credit notes). An unknown
+The page is rendered from the frozen invoice on each view, so it shows the invoice's current state
+(paid, void, credit notes). Back from Checkout (``?checkout=success&session_id=cs_…``) the payment is
+confirmed with the provider first (``billing.services.checkout.confirm_checkout_return``). An unknown
 token gets a plain 404 page, never a hint whether such an invoice exists.
 """
 
 from __future__ import annotations
 
-import re
-from functools import cache
-
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from billing.models.account import AccountSettings
-from billing.repositories.account import AccountRepository
-from billing.repositories.invoices import InvoiceRepository
 from billing.services import hosted as service
-from billing.services.account import AccountDefaults, get_account
-from billing.settings import get_settings
+from customer_pages_routes.common import TOKEN, pages, respond
 
 router = Router()
 
 
-@cache
-def invoices() -> InvoiceRepository:
-    """Built on the first request (never at import)."""
-    return InvoiceRepository(table_name=get_settings().require("billing_table"))
-
-
-def seller() -> AccountSettings:
-    settings = get_settings()
-    repo = AccountRepository(table_name=settings.require("billing_table"))
-    return get_account(repo, AccountDefaults.from_settings(settings))
-
-
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
-HTML = "text/html; charset=utf-8"
-HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
-        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "private, no-store",
-    "X-Robots-Tag": "noindex, nofollow",
-}
-
-
 @router.get("/i/<token>", include_in_schema=False)
 def hosted_invoice(token: str) -> Response[str]:
-    settings = get_settings()
-    html = None
-    if _TOKEN.match(token):
-        html = service.hosted_invoice_page(
-            invoices(), token, seller=seller, templates_dir=settings.templates_dir
+    if not TOKEN.match(token):
+        return respond(service.not_found_page())
+    query = router.current_event.query_string_parameters or {}
+    return respond(
+        service.hosted_invoice_page(
+            pages(),
+            token,
+            checkout=query.get("checkout"),
+            session_id=query.get("session_id"),
+            question=query.get("question"),
         )
-    if html is None:
-        return Response(status_code=404, content_type=HTML, body=service.NOT_FOUND_PAGE, headers=HEADERS)
-    return Response(status_code=200, content_type=HTML, body=html, headers=HEADERS)
+    )
+
+
+@router.get("/i/<token>/receipt", include_in_schema=False)
+def receipt(token: str) -> Response[str]:
+    if not TOKEN.match(token):
+        return respond(service.not_found_page())
+    return respond(service.receipt_page(pages(), token))

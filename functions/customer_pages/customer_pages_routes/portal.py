@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable
 from functools import cache
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -26,11 +26,9 @@ from billing.repositories.invoices import InvoiceRepository
 from billing.repositories.portal import PortalRepository
 from billing.services import portal as service
 from billing.settings import get_settings
-from customer_pages_routes.invoice_page import HEADERS, HTML, seller
+from customer_pages_routes.common import HTML, headers, pages
 
 router = Router()
-
-STRIPE_CHECKOUT_ORIGIN = "https://checkout.stripe.com"
 
 
 @cache
@@ -43,9 +41,10 @@ def deps() -> service.PortalDeps:
         customers=CustomerRepository(table_name=table),
         invoices=InvoiceRepository(table_name=table),
         credit_notes=CreditNoteRepository(table_name=table),
-        seller=seller,
+        seller=lambda: pages().seller(),
         billing=_billing,
         provider=_provider,
+        card_form=_card_form,
         templates_dir=settings.templates_dir,
         public_url=settings.public_url,
     )
@@ -59,35 +58,29 @@ def _billing() -> Any:
 
 
 def _provider() -> Any:
-    """The payment provider, or None when no Stripe key is configured (no card form then). The card
-    form also needs the adapter's Checkout in setup mode (the Pay flow adds it to ``billing.payments``):
-    until it is there, the portal offers no card form rather than a broken one."""
-    if not (os.environ.get("STRIPE_API_KEY") or os.environ.get("STRIPE_API_KEY_PARAM")):
-        return None
+    """The payment provider, built when the card form is used (never to show a page); an SSM read that
+    fails now is a "try again" page."""
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    from billing.errors import ProviderUnavailable
     from billing.payments import get_payment_provider
 
-    provider = get_payment_provider()
-    return provider if hasattr(provider, "create_setup_checkout_session") else None
+    try:
+        return get_payment_provider()
+    except GetParameterError as exc:
+        raise ProviderUnavailable("the Stripe key could not be read", code="provider_unavailable") from exc
 
 
-def _checkout_origin() -> str:
-    """Where the card form's redirect goes: Stripe Checkout, or the offline stand-in's pages."""
-    base = os.environ.get("STRIPE_API_BASE")
-    if base:
-        parts = urlsplit(base)
-        return f"{parts.scheme}://{parts.netloc}"
-    return STRIPE_CHECKOUT_ORIGIN
+def _card_form() -> bool:
+    """Whether a Stripe key is configured (the card form is offered); nothing is read to know it."""
+    return bool(os.environ.get("STRIPE_API_KEY") or os.environ.get("STRIPE_API_KEY_PARAM"))
 
 
 def page_headers() -> dict[str, str]:
-    return {
-        **HEADERS,
-        "Content-Security-Policy": (
-            "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; base-uri 'none'; "
-            f"form-action 'self' {_checkout_origin()}; frame-ancestors 'none'"
-        ),
-        "Referrer-Policy": "same-origin",
-    }
+    """The customer pages' headers (``common.headers``: CSP with the card form's Checkout origin in
+    ``form-action``), with ``Referrer-Policy: same-origin`` so that the forms' POSTs carry the page's
+    real ``Origin`` (``no-referrer`` makes it ``null``)."""
+    return {**headers(), "Referrer-Policy": "same-origin"}
 
 
 def _request(token: str) -> service.PortalRequest:
@@ -113,10 +106,10 @@ def _request(token: str) -> service.PortalRequest:
 
 
 def _send(result: service.PortalResponse) -> Response[str]:
-    headers = dict(HEADERS) if result.plain else page_headers()
+    sent = dict(headers()) if result.plain else page_headers()
     if result.location is not None:
-        headers["Location"] = result.location
-    return Response(status_code=result.status, content_type=HTML, body=result.html, headers=headers)
+        sent["Location"] = result.location
+    return Response(status_code=result.status, content_type=HTML, body=result.html, headers=sent)
 
 
 def _handle(page: Callable[..., service.PortalResponse], token: str, *args: Any) -> Response[str]:

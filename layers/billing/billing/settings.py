@@ -70,6 +70,9 @@ class Settings(BaseModel):
     portal_session_minutes: int = Field(
         default=60, validation_alias="BILLING_PORTAL_SESSION_MINUTES", ge=5, le=1440
     )
+    stripe_api_base: str | None = Field(default=None, validation_alias="STRIPE_API_BASE")
+    """The offline stand-in's URL (local runs): the customer pages let their Pay form go to its Checkout
+    page (CSP ``form-action``). Unset: Stripe's own Checkout (``checkout.stripe.com``)."""
     # Accounting export (docs/accounting.md): the chart of accounts, a JSON object of AccountCodes.
     account_codes: AccountCodes = Field(
         default_factory=AccountCodes, validation_alias="BILLING_ACCOUNT_CODES_JSON"
@@ -100,6 +103,16 @@ class Settings(BaseModel):
         if any(d < 1 for d in days) or days != sorted(set(days)):
             raise ValueError("BILLING_DUNNING_RETRY_DAYS must be increasing whole days >= 1, like 3,5,7")
         return ",".join(str(d) for d in days)
+
+    @property
+    def checkout_origin(self) -> str:
+        """The origin of the provider's hosted Checkout pages."""
+        if self.stripe_api_base:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(self.stripe_api_base)
+            return f"{parts.scheme}://{parts.netloc}"
+        return "https://checkout.stripe.com"
 
     @property
     def dunning_retry_schedule(self) -> tuple[int, ...]:

@@ -40,14 +40,35 @@ class DocumentStore:
         self.bucket = bucket
 
     def put_html(self, key: str, html: str, *, metadata: Mapping[str, str] | None = None) -> None:
+        self.put(key, html.encode("utf-8"), content_type="text/html; charset=utf-8", metadata=metadata)
+
+    def put_pdf(self, key: str, pdf: bytes, *, metadata: Mapping[str, str] | None = None) -> None:
+        self.put(key, pdf, content_type="application/pdf", metadata=metadata)
+
+    def put(
+        self, key: str, body: bytes, *, content_type: str, metadata: Mapping[str, str] | None = None
+    ) -> None:
         with _provider("storing the document"):
             client("s3").put_object(
                 Bucket=self.bucket,
                 Key=key,
-                Body=html.encode("utf-8"),
-                ContentType="text/html; charset=utf-8",
+                Body=body,
+                ContentType=content_type,
                 Metadata=dict(metadata or {}),
             )
+
+    def get(self, key: str) -> bytes | None:
+        """The stored object's bytes, or None when there is no such object."""
+        from botocore.exceptions import ClientError
+
+        with _provider("reading the document"):
+            try:
+                answer = client("s3").get_object(Bucket=self.bucket, Key=key)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                    return None
+                raise
+            return bytes(answer["Body"].read())
 
 
 class NotificationQueue:
@@ -80,7 +101,11 @@ class EmailSender:
     def __init__(self, *, sender: str) -> None:
         self.sender = sender
 
-    def send(self, *, to: Sequence[str], subject: str, html: str, text: str) -> str:
+    def send(
+        self, *, to: Sequence[str], subject: str, html: str, text: str, reply_to: Sequence[str] = ()
+    ) -> str:
+        """``reply_to``: SES's ``ReplyToAddresses`` (answers go there, not to the sender)."""
+        extra: dict[str, Any] = {"ReplyToAddresses": list(reply_to)} if reply_to else {}
         with _provider("sending the email"):
             answer = client("ses").send_email(
                 Source=self.sender,
@@ -92,5 +117,6 @@ class EmailSender:
                         "Text": {"Data": text, "Charset": "UTF-8"},
                     },
                 },
+                **extra,
             )
         return str(answer["MessageId"])

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 INVOICE_ID_PREFIX = "in_"
 CREDIT_NOTE_ID_PREFIX = "cn_"
 InvoiceStatus = Literal["draft", "open", "paid", "void", "uncollectible"]
+OutOfBandMethod = Literal["bank_transfer", "cheque", "cash", "other"]
 LineKind = Literal["fixed_fee", "usage", "minimum", "proration", "credit", "one_off"]
 
 
@@ -129,6 +130,9 @@ class Invoice(BaseModel):
     legal_mentions: list[str] = Field(default_factory=list)
     hosted_token: str | None = None
     document_key: str | None = None
+    """Where the issued HTML is stored (documents bucket), once the notifier stored it."""
+    pdf_key: str | None = None
+    """Where the issued PDF is stored, once the notifier stored it."""
     billing_run_id: str | None = None
     customer_snapshot: dict[str, Any] = Field(default_factory=dict)
     """Name, emails, address, tax ids, locale at finalization: the document never changes afterwards."""
@@ -143,6 +147,10 @@ class Invoice(BaseModel):
     marked_uncollectible_at: datetime | None = None
     paid_out_of_band: bool = False
     """Paid outside the payment provider (bank transfer, cheque), recorded with ``POST .../pay``."""
+    out_of_band_amount: int = 0
+    """What ``POST .../pay`` settled (the amount remaining then): the receipt and payment history."""
+    out_of_band_method: OutOfBandMethod | None = None
+    """How the money came, as the seller recorded it (None: not said)."""
     credit_notes_total: int = 0
     """Sum of the credit notes' totals; never above ``total``."""
     credit_notes_count: int = 0
@@ -183,3 +191,9 @@ class CreditNote(BaseModel):
     memo: str | None = None
     created_at: datetime
     actor: str
+    hosted_token: str | None = None
+    """The credited invoice's hosted token: the credit note's public links hang off its page."""
+    document_key: str | None = None
+    """Where the issued HTML is stored (documents bucket), once the notifier stored it."""
+    pdf_key: str | None = None
+    """Where the issued PDF is stored, once the notifier stored it."""

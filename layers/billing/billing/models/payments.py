@@ -57,6 +57,34 @@ class Payment(BaseModel):
     created_at: datetime
     settled_at: datetime | None = None
     """When the money was captured (``succeeded``); None otherwise."""
+    payment_method_type: str | None = None
+    """``card`` (the only type collected today); None when unknown."""
+    card_brand: str | None = None
+    """``visa``, ``mastercard``... of the card charged, for receipts ("Visa •••• 4242"); never card data."""
+    card_last4: str | None = None
+
+
+class CheckoutDecline(BaseModel):
+    """A card refused on the hosted Checkout page: not one of our attempts (no dunning, the invoice is
+    untouched; the customer may try another card on the same session), kept for the payment history.
+
+    Stored as ``INVOICE#{invoice_id} / DECLINE#{id}``; ``id`` is the failed charge (``ch_...``), or
+    the provider event when there was no charge (a failed 3-D Secure), so a duplicate event is one
+    record."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    invoice_id: str
+    provider_payment_id: str
+    amount: int
+    currency: str
+    decline_code: str
+    """The issuer's reason (``insufficient_funds``...) or the provider's error code."""
+    failure_message: str | None = None
+    card_brand: str | None = None
+    card_last4: str | None = None
+    at: datetime
 
 
 class Refund(BaseModel):
@@ -69,4 +97,21 @@ class Refund(BaseModel):
     amount: int
     currency: str
     provider_refund_id: str | None = None
+    created_at: datetime
+
+
+class InvoiceCheckout(BaseModel):
+    """The invoice's current pay link (``INVOICE#{invoice_id} / CHECKOUT``): at most one Checkout
+    Session per invoice is kept open, for exactly what remains to pay (``services.checkout``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    invoice_id: str
+    session_id: str
+    url: str
+    amount: int
+    currency: str
+    generation: int
+    """1, 2, ...: a new session for the invoice takes the next one (and a new provider idempotency key)."""
+    expires_at: datetime | None = None
     created_at: datetime

@@ -105,24 +105,30 @@ def status_from_intent(raw_status: str) -> PaymentStatus:
     return _INTENT_STATUS.get(raw_status, "processing")
 
 
+def customer_decline_reason(code: str | None, _: Callable[..., str]) -> str:
+    """Why a payment failed, in the customer's words (``_``: the customer's gettext). As Stripe advises,
+    a lost, stolen or fraud-flagged card is told only "declined"; the issuer's detail stays ours."""
+    reasons = {
+        "insufficient_funds": _("Your card has insufficient funds."),
+        "expired_card": _("Your card has expired."),
+        "incorrect_cvc": _("Your card's security code is incorrect."),
+        "invalid_cvc": _("Your card's security code is incorrect."),
+        "incorrect_number": _("Your card number is incorrect."),
+        "invalid_number": _("Your card number is incorrect."),
+        "processing_error": _("An error occurred while processing your card. Try again in a little bit."),
+        "authentication_required": _("Your bank asked you to confirm this payment."),
+        "payment_intent_authentication_failure": _("The payment was not confirmed with your bank."),
+        "card_velocity_exceeded": _("Your card has reached its limit. Try another card."),
+        "payment_method_missing": _("No card is on file for automatic payment."),
+        "card_not_supported": _("Your card does not support this payment."),
+        "currency_not_supported": _("Your card does not support this currency."),
+    }
+    return reasons.get(code or "", _("Your card was declined."))
+
+
 def decline_reason(error: Mapping[str, Any] | None, _: Callable[..., str]) -> str | None:
-    """Why a payment failed, in the customer's words and language (``_`` is a gettext), from the
-    provider's ``decline_code`` or ``code``; None when there was no error."""
+    """``customer_decline_reason`` of a payment's recorded error (``decline_code`` first, then
+    ``code``); None when there was no error."""
     if not error:
         return None
-    for code in (error.get("decline_code"), error.get("code")):
-        if not code:
-            continue
-        if code in ("insufficient_funds", "card_velocity_exceeded", "withdrawal_count_limit_exceeded"):
-            return _("insufficient funds or limit reached")
-        if code in ("expired_card", "invalid_expiry_month", "invalid_expiry_year"):
-            return _("the card has expired")
-        if code in ("lost_card", "stolen_card", "pickup_card", "restricted_card"):
-            return _("the card can no longer be used")
-        if code in ("incorrect_number", "invalid_number", "incorrect_cvc", "invalid_cvc"):
-            return _("the card details are incorrect")
-        if code in REQUIRES_ACTION_CODES:
-            return _("your bank asked you to confirm the payment")
-        if code in ("processing_error", "try_again_later", "issuer_not_available"):
-            return _("a temporary problem at the bank")
-    return _("the card was declined")
+    return customer_decline_reason(error.get("decline_code") or error.get("code"), _)

@@ -71,9 +71,15 @@ def checkout_key(
     success_url: str,
     cancel_url: str,
     description: str | None,
+    generation: int = 1,
 ) -> str:
-    """The same pay link for the same request; a changed amount, URL or text gets a new session."""
+    """The same pay link for the same request; a changed amount, URL or text gets a new session, and
+    so does a new ``generation`` (the invoice's previous link expired or was paid: a fresh session for
+    the same amount, which Stripe's 24-hour key memory would otherwise answer with the old one)."""
     digest = _digest(
         amount, currency, provider_customer_id, customer_email, success_url, cancel_url, description
     )
-    return f"checkout-{_check_id(invoice_id, param='invoice_id')}-{digest}"
+    invoice = _check_id(invoice_id, param="invoice_id")
+    if generation == 1:
+        return f"checkout-{invoice}-{digest}"
+    return f"checkout-{invoice}-{_check_attempt(generation)}-{digest}"

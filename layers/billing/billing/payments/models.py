@@ -91,13 +91,62 @@ class SetupIntentResult(BaseModel):
 
 
 class CheckoutLink(BaseModel):
-    """A hosted payment page for one invoice (Stripe Checkout in payment mode)."""
+    """A hosted page: Stripe Checkout in payment mode (pay an invoice) or setup mode (save a card)."""
 
     model_config = ConfigDict(frozen=True)
 
     session_id: str
     url: str
     expires_at: datetime | None = None
+
+
+class PaymentMethodDetails(BaseModel):
+    """What may be shown of the method a payment was made with ("Visa •••• 4242"): never card data."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str | None = None
+    type: str = "card"
+    brand: str | None = None
+    """``visa``, ``mastercard``, ``amex``... (Stripe's ``card.brand``)."""
+    last4: str | None = None
+
+
+CheckoutStatus = Literal["open", "complete", "expired"]
+
+
+class CheckoutSession(BaseModel):
+    """A Checkout Session as retrieved (or expired) at the provider."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    mode: Literal["payment", "setup", "subscription"]
+    status: CheckoutStatus
+    payment_status: Literal["paid", "unpaid", "no_payment_required"]
+    url: str | None = None
+    amount_total: int | None = None
+    currency: str | None = None
+    provider_customer_id: str | None = None
+    client_reference_id: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    expires_at: datetime | None = None
+    provider_payment_id: str | None = None
+    """Payment mode: the PaymentIntent (``pi_...``) once the customer tried to pay."""
+    payment_status_detail: str | None = None
+    """Payment mode: the PaymentIntent's own status (``succeeded``, ``requires_payment_method``...)."""
+    payment_method: PaymentMethodDetails | None = None
+    """Payment mode: the method the PaymentIntent was (last) confirmed with."""
+    last_payment_error: dict[str, str] | None = None
+    """Payment mode: ``{code, decline_code, message}`` of the PaymentIntent's last failure, if any."""
+    setup_intent_id: str | None = None
+    setup_payment_method: PaymentMethodInfo | None = None
+    """Setup mode, once complete: the card saved to the customer (the portal makes it the default)."""
+
+    @property
+    def invoice_id(self) -> str | None:
+        """The invoice a payment-mode session pays (``metadata.invoice_id``, else the reference)."""
+        return self.metadata.get("invoice_id") or self.client_reference_id
 
 
 class PaymentRecord(BaseModel):

@@ -23,6 +23,8 @@ from typing import Protocol, runtime_checkable
 
 from billing.payments.models import (
     CheckoutLink,
+    CheckoutSession,
+    PaymentMethodDetails,
     PaymentMethodInfo,
     PaymentRecord,
     PaymentResult,
@@ -94,8 +96,31 @@ class PaymentProvider(Protocol):
         provider_customer_id: str | None = None,
         customer_email: str | None = None,
         description: str | None = None,
+        generation: int = 1,
     ) -> CheckoutLink:
-        """A hosted pay link for a ``send_invoice`` invoice."""
+        """A hosted pay link (Checkout, payment mode) for ``amount`` of the invoice. The same request
+        gives the same session; ``generation`` n+1 asks for a new one after link n expired or was paid."""
+        ...
+
+    def retrieve_checkout_session(self, *, session_id: str) -> CheckoutSession:
+        """A Checkout Session with its PaymentIntent's state and card (payment mode) or the saved card
+        (setup mode). ``NotFound`` for an unknown session."""
+        ...
+
+    def expire_checkout_session(self, *, session_id: str) -> CheckoutSession:
+        """Expire an open session so that it can no longer be paid; a session that is no longer open
+        (paid, expired) is returned as it is: the caller looks at ``status``."""
+        ...
+
+    def create_setup_checkout_session(
+        self, *, provider_customer_id: str, success_url: str, cancel_url: str
+    ) -> CheckoutLink:
+        """A hosted page (Checkout, setup mode) where the customer saves a card to their provider
+        customer; once complete, ``retrieve_checkout_session(...).setup_payment_method`` is the card."""
+        ...
+
+    def payment_method_details(self, *, provider_payment_id: str) -> PaymentMethodDetails | None:
+        """Brand and last digits of the method a payment was made with (None when it has none)."""
         ...
 
     def list_payments(self, *, created_gte: datetime, created_lt: datetime) -> Iterator[PaymentRecord]:

@@ -24,6 +24,8 @@ from billing.payments.declines import classify_card_error, is_hard_decline, stat
 from billing.payments.idempotency import charge_key, checkout_key, customer_key, refund_key
 from billing.payments.models import (
     CheckoutLink,
+    CheckoutSession,
+    PaymentMethodDetails,
     PaymentMethodInfo,
     PaymentRecord,
     PaymentResult,
@@ -43,11 +45,12 @@ if TYPE_CHECKING:
         CustomerCreateParams,
         PaymentIntentCreateParams,
         PaymentIntentListParams,
+        PaymentIntentRetrieveParams,
         RefundCreateParams,
         RefundListParams,
         SetupIntentCreateParams,
     )
-    from stripe.params.checkout import SessionCreateParams
+    from stripe.params.checkout import SessionCreateParams, SessionRetrieveParams
 
 T = TypeVar("T")
 
@@ -550,6 +553,7 @@ class StripeProvider:
         provider_customer_id: str | None = None,
         customer_email: str | None = None,
         description: str | None = None,
+        generation: int = 1,
     ) -> CheckoutLink:
         import stripe
 
@@ -564,6 +568,7 @@ class StripeProvider:
             success_url=success_url,
             cancel_url=cancel_url,
             description=description,
+            generation=generation,
         )
         metadata: dict[str, str] = {"invoice_id": invoice_id}
         params: SessionCreateParams = {
@@ -598,14 +603,78 @@ class StripeProvider:
             )
         except stripe.StripeError as exc:
             raise self._translate(exc, what="create checkout session") from exc
-        data = session.to_dict()
-        if not data.get("url"):
-            raise ProviderUnavailable("Stripe returned a Checkout Session without a URL")
-        return CheckoutLink(
-            session_id=data["id"],
-            url=data["url"],
-            expires_at=_from_epoch(data["expires_at"]) if data.get("expires_at") else None,
-        )
+        return _link(session.to_dict())
+
+    def create_setup_checkout_session(
+        self, *, provider_customer_id: str, success_url: str, cancel_url: str
+    ) -> CheckoutLink:
+        import stripe
+
+        # No derived idempotency key: a second setup session is harmless (nothing is charged), and the
+        # SDK's own key covers its network retries.
+        params: SessionCreateParams = {
+            "mode": "setup",
+            "customer": provider_customer_id,
+            "allowed_payment_method_types": ["card"],
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+        }
+        try:
+            session = self._call(
+                "create setup checkout session",
+                lambda: self.client.v1.checkout.sessions.create(params=params),
+            )
+        except stripe.StripeError as exc:
+            raise self._translate(exc, what="create setup checkout session") from exc
+        return _link(session.to_dict())
+
+    def retrieve_checkout_session(self, *, session_id: str) -> CheckoutSession:
+        import stripe
+
+        params: SessionRetrieveParams = {
+            "expand": ["payment_intent.payment_method", "setup_intent.payment_method"]
+        }
+        try:
+            session = self._call(
+                "retrieve checkout session",
+                lambda: self.client.v1.checkout.sessions.retrieve(session_id, params=params),
+            )
+        except stripe.StripeError as exc:
+            raise self._translate(exc, what="retrieve checkout session") from exc
+        return _checkout_session(session.to_dict())
+
+    def expire_checkout_session(self, *, session_id: str) -> CheckoutSession:
+        import stripe
+
+        try:
+            session = self._call(
+                "expire checkout session", lambda: self.client.v1.checkout.sessions.expire(session_id)
+            )
+        except stripe.InvalidRequestError as exc:
+            if exc.code == "resource_missing":
+                raise self._translate(exc, what="expire checkout session") from exc
+            # Only an open session can be expired: one paid or expired meanwhile is answered as it is.
+            current = self.retrieve_checkout_session(session_id=session_id)
+            if current.status != "open":
+                return current
+            raise self._translate(exc, what="expire checkout session") from exc
+        except stripe.StripeError as exc:
+            raise self._translate(exc, what="expire checkout session") from exc
+        logger.info("checkout session expired", session_id=session_id)
+        return _checkout_session(session.to_dict())
+
+    def payment_method_details(self, *, provider_payment_id: str) -> PaymentMethodDetails | None:
+        import stripe
+
+        params: PaymentIntentRetrieveParams = {"expand": ["payment_method"]}
+        try:
+            intent = self._call(
+                "retrieve payment intent",
+                lambda: self.client.v1.payment_intents.retrieve(provider_payment_id, params=params),
+            )
+        except stripe.StripeError as exc:
+            raise self._translate(exc, what="retrieve payment intent") from exc
+        return _method_details(intent.to_dict().get("payment_method"))
 
     # ----------------------------------------------------------------------------- reconciliation
     def _pages(
@@ -682,6 +751,78 @@ class StripeProvider:
         return construct_webhook_event(
             payload, sig_header, secrets=self.settings.require_webhook_secrets(), tolerance=tolerance
         )
+
+
+def _link(data: dict[str, Any]) -> CheckoutLink:
+    if not data.get("url"):
+        raise ProviderUnavailable("Stripe returned a Checkout Session without a URL")
+    return CheckoutLink(
+        session_id=data["id"],
+        url=data["url"],
+        expires_at=_from_epoch(data["expires_at"]) if data.get("expires_at") else None,
+    )
+
+
+def _method_details(value: Any) -> PaymentMethodDetails | None:
+    """A PaymentMethod (expanded, or only its id) as what may be shown of it."""
+    if isinstance(value, str):
+        return PaymentMethodDetails(id=value)
+    if not isinstance(value, dict):
+        return None
+    card = value.get("card") or {}
+    return PaymentMethodDetails(
+        id=value.get("id"),
+        type=str(value.get("type") or "card"),
+        brand=card.get("brand"),
+        last4=card.get("last4"),
+    )
+
+
+def _saved_method(setup: dict[str, Any], customer: str | None) -> PaymentMethodInfo | None:
+    """The card a succeeded SetupIntent (payment method expanded) saved."""
+    method = setup.get("payment_method")
+    if setup.get("status") != "succeeded" or not isinstance(method, dict):
+        return None
+    card = method.get("card") or {}
+    return PaymentMethodInfo(
+        id=method["id"],
+        provider_customer_id=_id_of(method.get("customer")) or customer or "",
+        type=str(method.get("type") or "card"),
+        brand=card.get("brand"),
+        last4=card.get("last4"),
+        exp_month=_int_or_none(card.get("exp_month")),
+        exp_year=_int_or_none(card.get("exp_year")),
+    )
+
+
+def _checkout_session(data: dict[str, Any]) -> CheckoutSession:
+    """A Checkout Session (``payment_intent`` / ``setup_intent`` expanded or not) as our model."""
+    intent = data.get("payment_intent")
+    intent_data: dict[str, Any] = intent if isinstance(intent, dict) else {}
+    setup = data.get("setup_intent")
+    setup_data: dict[str, Any] = setup if isinstance(setup, dict) else {}
+    error = intent_data.get("last_payment_error") or {}
+    failure = {k: str(error[k]) for k in ("code", "decline_code", "message") if error.get(k)}
+    customer = _id_of(data.get("customer"))
+    return CheckoutSession(
+        id=str(data["id"]),
+        mode=data.get("mode") or "payment",
+        status=data.get("status") or "open",
+        payment_status=data.get("payment_status") or "unpaid",
+        url=data.get("url"),
+        amount_total=_int_or_none(data.get("amount_total")),
+        currency=data.get("currency"),
+        provider_customer_id=customer,
+        client_reference_id=data.get("client_reference_id"),
+        metadata=_str_dict(data.get("metadata")),
+        expires_at=_from_epoch(data["expires_at"]) if data.get("expires_at") else None,
+        provider_payment_id=_id_of(intent),
+        payment_status_detail=intent_data.get("status"),
+        payment_method=_method_details(intent_data.get("payment_method")),
+        last_payment_error=failure or None,
+        setup_intent_id=_id_of(setup),
+        setup_payment_method=_saved_method(setup_data, customer),
+    )
 
 
 def _refund_record(item: dict[str, Any]) -> RefundRecord:

@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import builtins
+import random
+import time
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +22,11 @@ from billing.repositories import dynamo, keys, transactions
 from billing.repositories.transactions import TransactionConflict
 
 _KEY_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "type")
-_FINAL = ("issued", "held", "skipped")
+_RECORD_ATTEMPTS = 12
+_RANK = {"failed": 0, "skipped": 1, "held": 2, "issued": 2}
+"""Which outcome a job's report keeps when deliveries disagree: the one that did the most. Two
+deliveries of one job can run at once; the one that found the boundary billed already records
+``skipped`` and may record it first, but the job did issue (or hold) an invoice."""
 
 
 def _strip(item: dict[str, Any]) -> dict[str, Any]:
@@ -138,14 +144,17 @@ class BillingRunRepository:
         )
 
     def record_outcome(self, outcome: JobOutcome) -> bool:
-        """Record a job's outcome and count it on the run, once. The first final outcome (issued,
-        held, skipped) wins; ``failed`` is replaced by a later success. True when counted."""
+        """Record a job's outcome and count it on the run, once. A later outcome replaces an earlier
+        one only when it did more (``_RANK``: a success replaces ``failed``, an issued or held invoice
+        replaces ``skipped``), moving the run's counters in the same transaction. True when counted."""
         key = keys.billing_job_outcome(
             outcome.run_id, outcome.customer_id, transactions.timestamp(outcome.billing_date)
         )
-        for _ in range(3):
+        for attempt in range(_RECORD_ATTEMPTS):
+            if attempt:  # another delivery recorded meanwhile: read again, after a jittered pause
+                time.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 6)))  # noqa: S311 - jitter
             current = self.outcome(outcome.run_id, outcome.customer_id, outcome.billing_date)
-            if current is not None and (current.outcome in _FINAL or current.outcome == outcome.outcome):
+            if current is not None and _RANK.get(current.outcome, 2) >= _RANK.get(outcome.outcome, 2):
                 return False
             put: dict[str, Any] = {
                 "Item": {**key, "type": "billing_job_outcome", **outcome.model_dump(mode="json")},

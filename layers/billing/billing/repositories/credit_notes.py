@@ -5,7 +5,8 @@
   ``CUSTOMER_CREDIT_NOTES#{customer_id}`` sorted by ``{created_at}#{id}``.
 
 A credit note is written once, in the transaction that changes its invoice (see
-``billing.services.credit_notes``), and never changed.
+``billing.services.credit_notes``), and never changed; only the notifier records where its issued
+documents are stored (``document_key``, ``pdf_key``).
 """
 
 from __future__ import annotations
@@ -53,6 +54,15 @@ class CreditNoteRepository:
     def get(self, credit_note_id: str) -> CreditNote | None:
         item = self._table.get_item(Key=keys.credit_note(credit_note_id), ConsistentRead=True).get("Item")
         return credit_note_of(item) if item else None
+
+    def set_document_keys(self, credit_note_id: str, *, document_key: str, pdf_key: str) -> None:
+        """Bookkeeping: where the issued documents (HTML, PDF) are stored."""
+        self._table.update_item(
+            Key=keys.credit_note(credit_note_id),
+            UpdateExpression="SET document_key = :key, pdf_key = :pdf",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":key": document_key, ":pdf": pdf_key},
+        )
 
     def list_for_invoice(
         self, invoice_id: str, *, limit: int, cursor: dict[str, Any] | None

@@ -19,6 +19,7 @@ and ``status``: the diff of the two models is written, nothing else.
 from __future__ import annotations
 
 import builtins
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -138,18 +139,21 @@ def credit_balance_action(customer_id: str, currency: str, delta: int) -> dict[s
     return {"Update": action}
 
 
-def pending_notification_put(kind: str, subject_id: str, at: datetime) -> dict[str, Any]:
-    return {
-        "Put": {
-            "Item": {
-                **keys.pending_notification(kind, subject_id),
-                "type": "pending_notification",
-                "kind": kind,
-                "subject_id": subject_id,
-                "since": transactions.timestamp(at),
-            }
-        }
+def pending_notification_put(
+    kind: str, subject_id: str, at: datetime, *, message: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A notification committed with the change that calls for it (enqueued right after the commit,
+    or by the finalizer). ``message``: the queue message, when it is more than ``{kind, invoice_id}``."""
+    item: dict[str, Any] = {
+        **keys.pending_notification(kind, subject_id),
+        "type": "pending_notification",
+        "kind": kind,
+        "subject_id": subject_id,
+        "since": transactions.timestamp(at),
     }
+    if message is not None:
+        item["message"] = json.dumps(message, sort_keys=True)
+    return {"Put": {"Item": item}}
 
 
 class InvoiceRepository:
@@ -280,6 +284,12 @@ class InvoiceRepository:
         item = self._table.get_item(Key=keys.hosted_invoice_token(token)).get("Item")
         return str(item["invoice_id"]) if item else None
 
+    def get_by_hosted_token(self, token: str) -> Invoice | None:
+        """The invoice whose hosted page token is ``token`` (two GetItems), or None."""
+        invoice_id = self.invoice_id_for_token(token)
+        invoice = self.get(invoice_id) if invoice_id else None
+        return invoice if invoice is not None and invoice.hosted_token == token else None
+
     def pending_notifications(self, *, limit_per_shard: int = 200) -> builtins.list[dict[str, str]]:
         """Committed notifications whose enqueue has not been confirmed (every shard)."""
         from boto3.dynamodb.conditions import Key
@@ -292,7 +302,12 @@ class InvoiceRepository:
                 ConsistentRead=True,
             )
             found += [
-                {"kind": str(i["kind"]), "subject_id": str(i["subject_id"]), "since": str(i["since"])}
+                {
+                    "kind": str(i["kind"]),
+                    "subject_id": str(i["subject_id"]),
+                    "since": str(i["since"]),
+                    **({"message": str(i["message"])} if i.get("message") else {}),
+                }
                 for i in page.get("Items", [])
             ]
         return found
@@ -411,35 +426,40 @@ class InvoiceRepository:
         reasons += ["race"] * len(extra_actions)
         self.write(actions, reasons=reasons)
 
-    def set_document_key(self, invoice_id: str, document_key: str) -> None:
-        """Bookkeeping (no version bump): where the issued document is stored."""
+    def set_document_key(self, invoice_id: str, document_key: str, *, pdf_key: str | None = None) -> None:
+        """Bookkeeping (no version bump): where the issued documents (HTML, PDF) are stored."""
+        expression = "SET document_key = :key" + (", pdf_key = :pdf" if pdf_key else "")
+        values = {":key": document_key, **({":pdf": pdf_key} if pdf_key else {})}
         self._table.update_item(
             Key=keys.invoice(invoice_id),
-            UpdateExpression="SET document_key = :key",
+            UpdateExpression=expression,
             ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":key": document_key},
+            ExpressionAttributeValues=values,
         )
 
-    def clear_notification_pending(self, kind: str, invoice_id: str) -> None:
-        """The notification is enqueued: drop the pending marker and the invoice's flag (no version
-        bump). Raises ``ProviderUnavailable`` if DynamoDB refuses (the marker then stays: harmless)."""
+    def clear_notification_pending(self, kind: str, invoice_id: str, *, invoice_flag: bool = True) -> None:
+        """The notification is enqueued: drop the pending marker and (``invoice_flag``: the invoice's
+        own notification) the invoice's flag, no version bump. ``invoice_id`` is the marker's subject.
+        Raises ``ProviderUnavailable`` if DynamoDB refuses (the marker then stays: harmless)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        try:
-            transactions.write(
-                self._table_name,
-                [
-                    {"Delete": {"Key": keys.pending_notification(kind, invoice_id)}},
-                    {
-                        "Update": {
-                            "Key": keys.invoice(invoice_id),
-                            "UpdateExpression": "SET notification_pending = :false",
-                            "ConditionExpression": "attribute_exists(pk)",
-                            "ExpressionAttributeValues": {":false": False},
-                        }
-                    },
-                ],
+        actions: list[dict[str, Any]] = [{"Delete": {"Key": keys.pending_notification(kind, invoice_id)}}]
+        if invoice_flag:
+            actions.append(
+                {
+                    "Update": {
+                        "Key": keys.invoice(invoice_id),
+                        "UpdateExpression": "SET notification_pending = :false",
+                        "ConditionExpression": "attribute_exists(pk)",
+                        "ExpressionAttributeValues": {":false": False},
+                    }
+                }
             )
+        try:
+            if invoice_flag:
+                transactions.write(self._table_name, actions)
+            else:
+                self._table.delete_item(Key=keys.pending_notification(kind, invoice_id))
         except (TransactionConflict, BotoCoreError, ClientError) as exc:
             raise ProviderUnavailable(f"clearing the pending notification failed: {exc}") from exc
 

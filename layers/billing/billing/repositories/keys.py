@@ -545,3 +545,61 @@ def journal_event(at_iso: str, entry_id: str) -> dict[str, str]:
 def journal_month_partition(month: str) -> str:
     """``month`` is ``yyyy-mm``."""
     return f"JOURNAL#{month}"
+
+
+# --------------------------------------------------------------------------- paying from the hosted page
+# The invoice's current Checkout Session (one at a time) and the cards refused on the Checkout page,
+# in the invoice's partition next to its payments.
+
+DECLINE_SK_PREFIX = "DECLINE#"
+
+
+def invoice_checkout(invoice_id: str) -> dict[str, str]:
+    """The invoice's current pay link: session id, amount, generation (``services.checkout``)."""
+    return {"pk": f"INVOICE#{invoice_id}", "sk": "CHECKOUT"}
+
+
+def invoice_checkout_decline(invoice_id: str, decline_id: str) -> dict[str, str]:
+    """A card refused on the Checkout page (``decline_id``: the failed charge, else the event)."""
+    return {"pk": f"INVOICE#{invoice_id}", "sk": f"{DECLINE_SK_PREFIX}{decline_id}"}
+
+
+# --------------------------------------------------------------------------- invoice queries
+# A customer's question about an invoice (``INVOICE_QUERY#{id}``), listed by status (gsi1) and by
+# customer (gsi2); its copy in the invoice's partition lists an invoice's queries, and a counter
+# there bounds the open ones.
+
+QUERY_SK_PREFIX = "QUERY#"
+INVOICE_QUERY_STATUSES = ("open", "resolved")
+
+
+def invoice_query(query_id: str) -> dict[str, str]:
+    return {"pk": f"INVOICE_QUERY#{query_id}", "sk": "INVOICE_QUERY"}
+
+
+def invoice_queries_by_status(status: str, created_iso: str, query_id: str) -> dict[str, str]:
+    """gsi1 entry: every query of a status, by creation."""
+    return {"gsi1pk": invoice_queries_status_partition(status), "gsi1sk": f"{created_iso}#{query_id}"}
+
+
+def invoice_queries_status_partition(status: str) -> str:
+    return f"INVOICE_QUERIES#{status}"
+
+
+def customer_invoice_queries(customer_id: str, created_iso: str, query_id: str) -> dict[str, str]:
+    """gsi2 entry: a customer's queries, by creation."""
+    return {"gsi2pk": customer_invoice_queries_partition(customer_id), "gsi2sk": f"{created_iso}#{query_id}"}
+
+
+def customer_invoice_queries_partition(customer_id: str) -> str:
+    return f"CUSTOMER_INVOICE_QUERIES#{customer_id}"
+
+
+def invoice_query_copy(invoice_id: str, created_iso: str, query_id: str) -> dict[str, str]:
+    """The invoice's copy of one of its queries: Query ``pk = INVOICE#{id}, sk begins_with QUERY#``."""
+    return {"pk": f"INVOICE#{invoice_id}", "sk": f"{QUERY_SK_PREFIX}{created_iso}#{query_id}"}
+
+
+def invoice_query_counter(invoice_id: str) -> dict[str, str]:
+    """``open``: the invoice's open queries (bounded when a query is created)."""
+    return {"pk": f"INVOICE#{invoice_id}", "sk": "QUERIES"}

@@ -18,7 +18,14 @@ from datetime import datetime
 from typing import Any
 
 from billing.errors import ProviderUnavailable
-from billing.models.payments import PAYMENT_ID_PREFIX, REFUND_ID_PREFIX, Payment, PaymentRecordStatus, Refund
+from billing.models.payments import (
+    PAYMENT_ID_PREFIX,
+    REFUND_ID_PREFIX,
+    CheckoutDecline,
+    Payment,
+    PaymentRecordStatus,
+    Refund,
+)
 from billing.repositories import dynamo, keys, transactions
 from billing.repositories.transactions import TransactionConflict
 
@@ -233,8 +240,12 @@ def pending_payment_put(invoice_id: str, attempt: int, at: datetime) -> dict[str
     }
 
 
+def _strip(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in _KEY_ATTRIBUTES}
+
+
 def payment_of(item: dict[str, Any]) -> Payment:
-    return Payment.model_validate(dynamo.plain({k: v for k, v in item.items() if k not in _KEY_ATTRIBUTES}))
+    return Payment.model_validate(dynamo.plain(_strip(item)))
 
 
 class PaymentRepository:
@@ -257,15 +268,50 @@ class PaymentRepository:
 
     def list_for_invoice(self, invoice_id: str) -> builtins.list[Payment]:
         """The invoice's payment history, oldest first."""
+        items = self._invoice_items(invoice_id, keys.PAYMENT_SK_PREFIX)
+        return sorted((payment_of(i) for i in items), key=lambda p: (p.created_at, p.attempt))
+
+    def list_refunds_for_invoice(self, invoice_id: str) -> builtins.list[Refund]:
+        """The invoice's refunds (its copies), oldest first."""
+        items = self._invoice_items(invoice_id, keys.REFUND_SK_PREFIX)
+        refunds = [Refund.model_validate(dynamo.plain(_strip(i))) for i in items]
+        return sorted(refunds, key=lambda r: (r.created_at, r.id))
+
+    def record_decline(self, decline: CheckoutDecline) -> bool:
+        """Keep a card refused on the Checkout page once; False when it was kept already."""
+        from botocore.exceptions import ClientError
+
+        data = decline.model_dump(mode="json") | {"at": transactions.timestamp(decline.at)}
+        try:
+            self._table.put_item(
+                Item={
+                    **keys.invoice_checkout_decline(decline.invoice_id, decline.id),
+                    "type": "checkout_decline",
+                    **data,
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def list_declines_for_invoice(self, invoice_id: str) -> builtins.list[CheckoutDecline]:
+        """Cards refused on the invoice's Checkout page, oldest first."""
+        items = self._invoice_items(invoice_id, keys.DECLINE_SK_PREFIX)
+        declines = [CheckoutDecline.model_validate(dynamo.plain(_strip(i))) for i in items]
+        return sorted(declines, key=lambda d: (d.at, d.id))
+
+    def _invoice_items(self, invoice_id: str, prefix: str) -> builtins.list[dict[str, Any]]:
         from boto3.dynamodb.conditions import Key
 
         pk = keys.invoice(invoice_id)["pk"]
-        items = transactions.query_all(
+        return transactions.query_all(
             self._table_name,
-            KeyConditionExpression=Key("pk").eq(pk) & Key("sk").begins_with(keys.PAYMENT_SK_PREFIX),
+            KeyConditionExpression=Key("pk").eq(pk) & Key("sk").begins_with(prefix),
             ConsistentRead=True,
         )
-        return sorted((payment_of(i) for i in items), key=lambda p: (p.created_at, p.attempt))
 
     def refund_recorded(self, provider_refund_id: str) -> bool:
         item = self._table.get_item(Key=keys.provider_refund(provider_refund_id), ConsistentRead=True).get(

@@ -28,7 +28,7 @@ from billing.errors import NotFound, ProviderUnavailable
 from billing.models.invoices import Invoice
 from billing.models.payments import Payment, PaymentRecordStatus
 from billing.observability import logger, metrics
-from billing.payments.models import PaymentResult
+from billing.payments.models import PaymentMethodDetails, PaymentResult
 from billing.payments.provider import PaymentProvider
 from billing.repositories.customers import CustomerRepository
 from billing.repositories.invoices import (
@@ -46,6 +46,7 @@ from billing.repositories.payments import (
     payment_updates,
 )
 from billing.services import dunning as dunning_service
+from billing.services import outbox, receipts
 
 MAX_ATTEMPTS = 25
 CollectOutcome = Literal["paid", "partially_paid", "failed", "requires_action", "processing", "skipped"]
@@ -59,16 +60,21 @@ class Collection:
     provider: PaymentProvider
     dunning: dunning_service.Dunning | None = None
     """Set: a failed attempt starts (or advances) dunning, a recorded outcome takes its step."""
+    notifications: outbox.NotificationSink | None = None
+    """The Notifications queue: the receipt of a payment that settles the invoice is sent there after
+    the commit (None: its pending marker waits for the finalizer)."""
 
 
 def collection_from_settings(settings: object, provider: PaymentProvider) -> Collection:
     table = settings.require("billing_table")  # type: ignore[attr-defined]
+    dunning = dunning_service.dunning_from_settings(settings)
     return Collection(
         invoices=InvoiceRepository(table_name=table),
         customers=CustomerRepository(table_name=table),
         payments=PaymentRepository(table_name=table),
         provider=provider,
-        dunning=dunning_service.dunning_from_settings(settings),
+        dunning=dunning,
+        notifications=dunning.invoicing.queue,
     )
 
 
@@ -140,12 +146,30 @@ def collect(deps: Collection, invoice_id: str, *, attempt: int) -> CollectOutcom
             provider_customer_id=customer.provider_customer_id,
             description=f"Invoice {invoice.number}" if invoice.number else None,
         )
-    outcome = record_attempt(deps, result, customer_id=invoice.customer_id)
+    card = None
+    if (
+        customer is not None
+        and result.payment_method_id
+        and (result.payment_method_id == customer.default_payment_method)
+    ):
+        # The customer's default method was charged: its brand and last digits are on file.
+        card = PaymentMethodDetails(
+            id=result.payment_method_id,
+            brand=customer.payment_method_brand,
+            last4=customer.payment_method_last4,
+        )
+    outcome = record_attempt(deps, result, customer_id=invoice.customer_id, card=card)
     deps.payments.clear_pending(invoice_id)
     return outcome
 
 
-def record_attempt(deps: Collection, result: PaymentResult, *, customer_id: str) -> CollectOutcome:
+def record_attempt(
+    deps: Collection,
+    result: PaymentResult,
+    *,
+    customer_id: str,
+    card: PaymentMethodDetails | None = None,
+) -> CollectOutcome:
     """Record the outcome of one charge attempt (from the collector or a webhook), exactly once."""
     now = clock.now()
     status: PaymentRecordStatus = result.status
@@ -164,6 +188,9 @@ def record_attempt(deps: Collection, result: PaymentResult, *, customer_id: str)
         hard_decline=result.hard_decline,
         created_at=now,
         settled_at=now if status == "succeeded" else None,
+        payment_method_type=card.type if card else None,
+        card_brand=card.brand if card else None,
+        card_last4=card.last4 if card else None,
     )
     return apply_payment(deps, payment)
 
@@ -204,12 +231,17 @@ def apply_payment(deps: Collection, payment: Payment) -> CollectOutcome:
                 actions.append(credit_balance_action(invoice.customer_id, invoice.currency, overpaid))
             if invoice.status == "open" and new.status == "paid":
                 actions.append(open_invoices_action(invoice.customer_id, -1))
+        actions += receipts.receipt_actions(invoice, new, at=clock.now())
         try:
             deps.payments.write(actions)
         except TransactionConflict:
             _backoff(race)
             continue
         _log(payment, new)
+        if receipts.receipt_due(invoice, new):
+            outbox.send_pending_notification(
+                deps.notifications, deps.invoices, receipts.NOTIFICATION_INVOICE_PAID, new.id
+            )
         if deps.dunning is not None and payment.status in ("succeeded", "failed", "requires_action"):
             dunning_service.after_payment(deps.dunning, payment.invoice_id)
         return _outcome(payment, new)

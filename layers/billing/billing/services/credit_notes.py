@@ -15,6 +15,10 @@ Where the credit goes (as Stripe):
 The sum of an invoice's credit notes never exceeds its total (409 ``credit_exceeds_invoice``). The
 credit note, the invoice (version checked), the credit balance and the open-invoice count change in
 one transaction; its number is ``{invoice_number}-CN-{n:02d}`` from the invoice's own counter.
+
+The same transaction writes a pending ``credit_note_issued`` notification: after the commit it is
+enqueued, and the notifier stores the credit note's HTML and PDF and emails the customer (the
+finalizer re-enqueues it if the enqueue was lost), as for a finalized invoice.
 """
 
 from __future__ import annotations
@@ -38,11 +42,19 @@ from billing.repositories.invoices import (
     InvoiceWriteConflict,
     credit_balance_action,
     open_invoices_action,
+    pending_notification_put,
     update_action,
 )
-from billing.services.invoices import MAX_ATTEMPTS, Invoicing, backoff, get_invoice
+from billing.services.invoices import (
+    MAX_ATTEMPTS,
+    Invoicing,
+    backoff,
+    enqueue_notification,
+    get_invoice,
+)
 from billing.services.journal import credit_note_event
 from billing.services.numbering import format_credit_note_number
+from billing.services.outbox import NOTIFICATION_CREDIT_NOTE_ISSUED
 from billing.tax import TaxRate as CoreTaxRate
 
 Reason = Literal["duplicate", "fraudulent", "order_change", "product_unsatisfactory", "other"]
@@ -142,6 +154,7 @@ def create_credit_note(
             memo=request.memo,
             created_at=now,
             actor=actor,
+            hosted_token=invoice.hosted_token,
         )
         remaining = invoice.amount_remaining - reduces
         settled = invoice.status == "open" and remaining == 0
@@ -160,8 +173,10 @@ def create_credit_note(
             update_action(invoice, new_invoice),
             credit_note_items.put_action(note),
             credit_note_event(note),
+            # Its document and email: enqueued after the commit, re-enqueued by the finalizer if lost.
+            pending_notification_put(NOTIFICATION_CREDIT_NOTE_ISSUED, note.id, now),
         ]
-        reasons = ["invoice", "race", "race"]
+        reasons = ["invoice", "race", "race", "race"]
         if to_balance:
             actions.append(credit_balance_action(invoice.customer_id, invoice.currency, to_balance))
             reasons.append("race")
@@ -190,6 +205,7 @@ def create_credit_note(
             by=actor,
         )
         metrics.add_metric(name="CreditNotesCreated", unit="Count", value=1)
+        enqueue_notification(deps, NOTIFICATION_CREDIT_NOTE_ISSUED, note.id)
         return note
     raise Conflict(
         f"invoice {request.invoice} is being changed concurrently; retry",

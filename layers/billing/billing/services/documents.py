@@ -12,6 +12,12 @@
 * **The hosted page** (``GET /i/{token}``) is rendered from the frozen invoice on each view, so
   it also shows what happened since (paid, void, credit notes, amount remaining) with the same
   template (``hosted`` is true).
+* **PDF**: the same view, laid out by ``billing.pdf`` (fpdf2), stored beside the HTML
+  (``invoices/{customer_id}/{invoice_id}.pdf``) by the same notifier step; the hosted page links it
+  (``/i/{token}/pdf``).
+* **Credit notes** get the same pair (``credit_notes/{customer_id}/{credit_note_id}.html|.pdf``),
+  from ``credit_note_view``, which builds on the credited invoice's view (same customer, seller,
+  locale and paper).
 * **Templates** live in the package (``billing/templates``); a directory named by
   ``BILLING_TEMPLATES_DIR`` is consulted first (jinja2 ``ChoiceLoader``), so a deployment overrides
   any template by shipping a file of the same name. Autoescape is on for HTML; undefined variables
@@ -31,13 +37,14 @@ from billing import clock, i18n
 from billing.formatting import Formatter, zone_named
 from billing.invoicing import wording
 from billing.models.account import AccountSettings
-from billing.models.invoices import Invoice, InvoiceLine
+from billing.models.invoices import CreditNote, Invoice, InvoiceLine
 
 if TYPE_CHECKING:
     import jinja2
 
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 INVOICE_TEMPLATE = "invoice.html.j2"
+CREDIT_NOTE_TEMPLATE = "credit_note.html.j2"
 LETTER_COUNTRIES = frozenset({"US", "CA", "MX", "PH", "CL", "CO", "VE", "GT", "CR", "PA", "DO", "PR"})
 """Countries whose paper is Letter; everyone else prints A4."""
 
@@ -45,9 +52,15 @@ LETTER_COUNTRIES = frozenset({"US", "CA", "MX", "PH", "CL", "CO", "VE", "GT", "C
 class DocumentStore(Protocol):
     def put_html(self, key: str, html: str, *, metadata: dict[str, str] | None = None) -> None: ...
 
+    def put_pdf(self, key: str, pdf: bytes, *, metadata: dict[str, str] | None = None) -> None: ...
+
 
 class DocumentKeys(Protocol):
-    def set_document_key(self, invoice_id: str, document_key: str) -> None: ...
+    def set_document_key(self, invoice_id: str, document_key: str, *, pdf_key: str | None = None) -> None: ...
+
+
+class CreditNoteDocumentKeys(Protocol):
+    def set_document_keys(self, credit_note_id: str, *, document_key: str, pdf_key: str) -> None: ...
 
 
 def template_environment(templates_dir: str | None = None, *, locale: str = "en") -> jinja2.Environment:
@@ -79,6 +92,16 @@ def _environment(templates_dir: str | None, language: str) -> jinja2.Environment
 
 def document_key(invoice: Invoice) -> str:
     return f"invoices/{invoice.customer_id}/{invoice.id}.html"
+
+
+def pdf_key(invoice: Invoice) -> str:
+    return f"invoices/{invoice.customer_id}/{invoice.id}.pdf"
+
+
+def credit_note_keys(note: CreditNote) -> tuple[str, str]:
+    """Where a credit note's issued HTML and PDF are stored."""
+    base = f"credit_notes/{note.customer_id}/{note.id}"
+    return f"{base}.html", f"{base}.pdf"
 
 
 # --------------------------------------------------------------------------- who, in which language
@@ -247,10 +270,21 @@ def address_lines(address: dict[str, Any], *, locale: str = "en") -> list[str]:
     name in the reader's language."""
     if not address:
         return []
-    city = " ".join(str(p) for p in (address.get("postal_code"), address.get("city")) if p)
-    region = ", ".join(str(p) for p in (city, address.get("state")) if p)
-    country = country_name(str(address.get("country") or ""), locale) if address.get("country") else None
-    return [str(p) for p in (address.get("line1"), address.get("line2"), region, country) if p]
+    code = str(address.get("country") or "").upper()
+    postal, city, state = (address.get(k) or "" for k in ("postal_code", "city", "state"))
+    if code in _CITY_STATE_POSTAL:  # New York, NY 10118
+        city_line = " ".join(p for p in (", ".join(p for p in (city, state) if p), postal) if p)
+        lines = [city_line]
+    elif code in _CITY_THEN_POSTAL:  # London / EC1A 1BB
+        lines = [", ".join(p for p in (city, state) if p), postal]
+    else:  # 75002 Paris
+        lines = [", ".join(p for p in (" ".join(p for p in (postal, city) if p), state) if p)]
+    country = country_name(code, locale) if code else None
+    return [str(p) for p in (address.get("line1"), address.get("line2"), *lines, country) if p]
+
+
+_CITY_STATE_POSTAL = frozenset({"US", "CA", "AU", "PR"})
+_CITY_THEN_POSTAL = frozenset({"GB", "IE"})
 
 
 def country_name(code: str, locale: str) -> str:
@@ -305,6 +339,14 @@ def render(name: str, *, templates_dir: str | None = None, **context: Any) -> st
     return str(env.get_template(name).render(**context))
 
 
+def render_invoice_pdf(invoice: Invoice, *, seller: AccountSettings, now: datetime | None = None) -> bytes:
+    """The invoice as a PDF, from the same view as the HTML document."""
+    from billing import pdf
+
+    view = invoice_view(invoice, seller=seller, hosted=False, now=now)
+    return pdf.render_invoice_pdf(view, gettext=i18n.gettext_for(view["locale"]))
+
+
 def ensure_document(
     invoice: Invoice,
     *,
@@ -313,25 +355,150 @@ def ensure_document(
     seller: AccountSettings,
     templates_dir: str | None = None,
 ) -> str:
-    """Store the issued document once (rendered by the first call after finalization); its key."""
+    """Store the issued documents (HTML and PDF) once, rendered by the first call after
+    finalization; the HTML's key. Each is rendered only while its key is not on the invoice, so a
+    redelivery reuses them (and an invoice issued before PDFs existed gets its PDF once)."""
     key = document_key(invoice)
-    if invoice.document_key == key:  # issued already (a redelivery)
+    pdf = pdf_key(invoice)
+    if invoice.document_key == key and invoice.pdf_key == pdf:  # issued already (a redelivery)
         return key
-    # A crash between the put and the bookkeeping renders and puts it again: the same content, a new
+    # A crash between a put and the bookkeeping renders and puts it again: the same content, a new
     # object version (the bucket is versioned), so no reader ever sees a missing document.
-    html = render_invoice(invoice, seller=seller, templates_dir=templates_dir, hosted=False)
-    store.put_html(
-        key,
-        html,
-        metadata={
-            "invoice-id": invoice.id,
-            "invoice-number": invoice.number or "",
-            "version": str(invoice.version),
-        },
-    )
-    invoices.set_document_key(invoice.id, key)
+    metadata = {
+        "invoice-id": invoice.id,
+        "invoice-number": invoice.number or "",
+        "version": str(invoice.version),
+    }
+    if invoice.document_key != key:
+        html = render_invoice(invoice, seller=seller, templates_dir=templates_dir, hosted=False)
+        store.put_html(key, html, metadata=metadata)
+    store.put_pdf(pdf, render_invoice_pdf(invoice, seller=seller), metadata=metadata)
+    invoices.set_document_key(invoice.id, key, pdf_key=pdf)
     return key
 
 
 def hosted_url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/i/{token}"
+
+
+def invoice_pdf_url(public_url: str, token: str) -> str:
+    """The invoice's PDF, served by the customer pages (``invoice_pdf`` in the API)."""
+    return f"{hosted_url(public_url, token)}/pdf"
+
+
+def credit_note_pdf_url(public_url: str, token: str, credit_note_id: str) -> str:
+    """A credit note's PDF, under its invoice's hosted page."""
+    return f"{hosted_url(public_url, token)}/credit-notes/{credit_note_id}/pdf"
+
+
+# --------------------------------------------------------------------------- credit notes
+
+
+def credit_note_view(note: CreditNote, invoice: Invoice, *, seller: AccountSettings) -> dict[str, Any]:
+    """Everything the credit note's HTML and PDF print, formatted like the credited invoice's view
+    (whose customer, seller, locale and paper it takes)."""
+    base = invoice_view(invoice, seller=seller, hosted=False)
+    locale = str(base["locale"])
+    _ = i18n.gettext_for(locale)
+    fmt = Formatter(locale=locale, currency=note.currency, zone=customer_zone(invoice))
+    money = fmt.money
+    reasons = {
+        "duplicate": _("Duplicate charge"),
+        "fraudulent": _("Fraudulent charge"),
+        "order_change": _("Order change"),
+        "product_unsatisfactory": _("Product unsatisfactory"),
+        "other": _("Other"),
+    }
+    rate_names = {t.rate_id: t.display_name for t in invoice.taxes}
+    by_rate: dict[tuple[str, str, bool], dict[str, Any]] = {}
+    for line in note.lines:
+        for tax in line.taxes:
+            entry = by_rate.setdefault(
+                (tax.rate_id, tax.percentage, tax.inclusive),
+                {"taxable": 0, "amount": 0, "legal_mention": tax.legal_mention},
+            )
+            entry["taxable"] += line.amount
+            entry["amount"] += tax.amount
+    mentions = [_(str(e["legal_mention"])) for e in by_rate.values() if e["legal_mention"]]
+
+    return {
+        "locale": locale,
+        "language": base["language"],
+        "paper": base["paper"],
+        "hosted": False,
+        "seller": base["seller"],
+        "credit_note": {
+            "id": note.id,
+            "number": note.number,
+            "issued": fmt.date(note.created_at),
+            "reason": note.reason,
+            "reason_label": reasons.get(note.reason, note.reason),
+            "memo": note.memo,
+            "currency": note.currency.upper(),
+        },
+        "invoice": {
+            "id": invoice.id,
+            "number": base["invoice"]["number"],
+            "issued": base["invoice"]["issued"],
+        },
+        "customer": base["customer"],
+        "lines": [
+            {**_line_view(line, fmt=fmt, _=_, rate_names=rate_names), "details": []} for line in note.lines
+        ],
+        "taxes": [
+            {
+                "name": rate_names.get(rate_id, rate_id),
+                "percentage": fmt.percentage(percentage),
+                "inclusive": inclusive,
+                "taxable_amount": money(entry["taxable"]),
+                "amount": money(entry["amount"]),
+                "legal_mention": _(str(entry["legal_mention"])) if entry["legal_mention"] else None,
+            }
+            for (rate_id, percentage, inclusive), entry in by_rate.items()
+        ],
+        "legal_mentions": list(dict.fromkeys(mentions)),
+        "totals": {
+            "subtotal": money(note.subtotal),
+            "tax": money(note.tax),
+            "total": money(note.total),
+            "reduces_amount_due": money(note.reduces_amount_due) if note.reduces_amount_due else None,
+            "credit_to_balance": money(note.credit_to_balance) if note.credit_to_balance else None,
+            "refund_amount": money(note.refund_amount) if note.refund_amount else None,
+        },
+    }
+
+
+def render_credit_note(
+    note: CreditNote, invoice: Invoice, *, seller: AccountSettings, templates_dir: str | None = None
+) -> str:
+    view = credit_note_view(note, invoice, seller=seller)
+    template = template_environment(templates_dir, locale=view["locale"]).get_template(CREDIT_NOTE_TEMPLATE)
+    return str(template.render(**view))
+
+
+def render_credit_note_pdf(note: CreditNote, invoice: Invoice, *, seller: AccountSettings) -> bytes:
+    from billing import pdf
+
+    view = credit_note_view(note, invoice, seller=seller)
+    return pdf.render_credit_note_pdf(view, gettext=i18n.gettext_for(view["locale"]))
+
+
+def ensure_credit_note_documents(
+    note: CreditNote,
+    invoice: Invoice,
+    *,
+    store: DocumentStore,
+    credit_notes: CreditNoteDocumentKeys,
+    seller: AccountSettings,
+    templates_dir: str | None = None,
+) -> tuple[str, str]:
+    """Store the credit note's HTML and PDF once (a redelivery reuses them); their keys."""
+    html_key, pdf_key_ = credit_note_keys(note)
+    if note.document_key == html_key and note.pdf_key == pdf_key_:
+        return html_key, pdf_key_
+    metadata = {"credit-note-id": note.id, "credit-note-number": note.number, "invoice-id": invoice.id}
+    html = render_credit_note(note, invoice, seller=seller, templates_dir=templates_dir)
+    store.put_html(html_key, html, metadata=metadata)
+    store.put_pdf(pdf_key_, render_credit_note_pdf(note, invoice, seller=seller), metadata=metadata)
+    credit_notes.set_document_keys(note.id, document_key=html_key, pdf_key=pdf_key_)
+    return html_key, pdf_key_

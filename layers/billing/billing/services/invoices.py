@@ -18,6 +18,7 @@ requests never both succeed, and the loser gets the 409 that describes the state
 
 from __future__ import annotations
 
+import json
 import random
 import secrets
 import time
@@ -40,6 +41,7 @@ from billing.models.invoices import (
     Invoice,
     InvoiceLine,
     LineTax,
+    OutOfBandMethod,
     TaxTotal,
 )
 from billing.money import normalize_currency, to_decimal
@@ -56,14 +58,18 @@ from billing.repositories.invoices import (
 from billing.repositories.payments import PaymentRepository, pending_payment_put
 from billing.repositories.transactions import timestamp
 from billing.services import invoice_drafts as drafts
-from billing.services import journal, numbering
+from billing.services import journal, numbering, receipts
 from billing.services.account import AccountDefaults, AccountReader, account_reader
+from billing.services.outbox import (
+    NOTIFICATION_INVOICE_FINALIZED,
+    NotificationSink,
+    send_pending_notification,
+)
 from billing.services.tax_rates import all_tax_rates, as_tax_rate, ensure_default_tax_rates
 from billing.tax import REVERSE_CHARGE_RATE_ID, default_rates
 from billing.tax import TaxRate as CoreTaxRate
 
 CollectionMethod = Literal["charge_automatically", "send_invoice"]
-NOTIFICATION_INVOICE_FINALIZED = "invoice_finalized"
 MAX_ATTEMPTS = 25
 """Optimistic retries of one state change (a lost race re-reads and tries again)."""
 MAX_ONE_OFF_LINES = 100
@@ -85,10 +91,6 @@ def has_payment_method(customer: Customer) -> bool:
     ``POST /v1/customers/{id}/payment-methods`` (``billing.services.payment_methods``), or, for
     customers set up before payments existed, a ``payment_method_id`` in its metadata."""
     return bool(customer.default_payment_method or customer.metadata.get("payment_method_id"))
-
-
-class NotificationSink(Protocol):
-    def send(self, message: Mapping[str, Any]) -> str: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -785,6 +787,7 @@ def _change(
         journal_event = journal.status_change_event(current, new)
         if journal_event is not None:
             extra.append(journal_event)
+        extra += receipts.receipt_actions(current, new, at=new.updated_at)
         try:
             deps.invoices.update(current, new, extra_actions=extra)
         except InvoiceWriteConflict as exc:
@@ -797,6 +800,8 @@ def _change(
             backoff(attempt)
             continue
         logger.info(event, invoice_id=new.id, number=new.number, status=new.status, by=actor)
+        if receipts.receipt_due(current, new):
+            enqueue_notification(deps, receipts.NOTIFICATION_INVOICE_PAID, new.id)
         return new
     raise Conflict(
         f"invoice {invoice_id} is being changed concurrently; retry",
@@ -912,11 +917,13 @@ def mark_paid(
     actor: str,
     paid_at: datetime | None = None,
     out_of_band: bool = True,
+    method: OutOfBandMethod | None = None,
 ) -> Invoice:
     """Settle what remains of an open (or uncollectible) invoice in full.
 
-    ``out_of_band``: paid outside the payment provider (``POST /v1/invoices/{id}/pay``). The payments
-    issue calls this with ``out_of_band=False`` when the provider confirms a payment."""
+    ``out_of_band``: paid outside the payment provider (``POST /v1/invoices/{id}/pay``), by
+    ``method`` (bank transfer, cheque...): the amount settled and the method are kept for the receipt
+    (emailed: money was received) and the payment history."""
 
     def check(invoice: Invoice) -> None:
         _refuse_draft(invoice, "paid")
@@ -935,6 +942,8 @@ def mark_paid(
                 "amount_remaining": 0,
                 "paid_at": paid_at or now,
                 "paid_out_of_band": out_of_band,
+                "out_of_band_amount": invoice.amount_remaining if out_of_band else 0,
+                "out_of_band_method": method if out_of_band else None,
                 "updated_at": now,
                 "version": invoice.version + 1,
             }
@@ -950,22 +959,13 @@ def mark_paid(
 # --------------------------------------------------------------------------- notifications and schedule
 
 
-def enqueue_notification(deps: Invoicing, kind: str, invoice_id: str) -> bool:
+def enqueue_notification(
+    deps: Invoicing, kind: str, subject_id: str, *, message: Mapping[str, Any] | None = None
+) -> bool:
     """Send the notification job, then drop the pending marker. On failure the marker stays and the
-    finalizer schedule enqueues it again; the notifier's sent-marker absorbs any duplicate."""
-    if deps.queue is None:
-        logger.warning("no notifications queue configured; notification left pending", invoice_id=invoice_id)
-        return False
-    try:
-        deps.queue.send({"kind": kind, "invoice_id": invoice_id})
-        deps.invoices.clear_notification_pending(kind, invoice_id)
-    except ProviderUnavailable as exc:
-        logger.warning(
-            "notification not enqueued; the finalizer will retry", invoice_id=invoice_id, error=str(exc)
-        )
-        metrics.add_metric(name="NotificationEnqueueFailures", unit="Count", value=1)
-        return False
-    return True
+    finalizer schedule enqueues it again; the notifier's sent-marker absorbs any duplicate.
+    ``subject_id`` is an invoice's id, or a credit note's (``credit_note_issued``)."""
+    return send_pending_notification(deps.queue, deps.invoices, kind, subject_id, message=message)
 
 
 def _collects(invoice: Invoice) -> bool:
@@ -1050,7 +1050,8 @@ def run_finalizer(
             break
         if pending["since"] > requeue_before:
             continue
-        if enqueue_notification(deps, pending["kind"], pending["subject_id"]):
+        stored = json.loads(pending["message"]) if pending.get("message") else None
+        if enqueue_notification(deps, pending["kind"], pending["subject_id"], message=stored):
             summary.notifications_requeued += 1
     for job in PaymentRepository(table_name=deps.invoices.table_name).pending():
         if time_left() < reserve_seconds:

@@ -16,6 +16,16 @@ a crash between SES and the marker sends the mail again on redelivery; a rare du
 the better failure for an invoice. A voided invoice's email is not sent; an invoice without
 recipients (``charge_automatically`` without email) is marked ``skipped_no_recipient``.
 
+A credit note (``{"kind": "credit_note_issued", "credit_note_id": "cn_..."}``, enqueued after the
+credit note's transaction) takes the same steps: its HTML and PDF are stored once
+(``credit_notes/{customer_id}/{credit_note_id}.html|.pdf``), the email links the PDF, and its
+sent-marker is ``CREDITNOTE#{id} / NOTIFICATION#credit_note_issued``. Kinds about something other
+than one invoice are dispatched through ``HANDLERS`` (kind -> function).
+
+The receipt (``invoice_paid``, ``billing.services.receipts``) and the customer's question to the
+seller (``invoice_query`` with ``query_id``, ``billing.services.invoice_queries``) take the same
+path without the document; the question's marker is per query (``NOTIFICATION#invoice_query#{id}``).
+
 Dunning emails (``payment_failed``, ``payment_retry_scheduled``, ``payment_final_notice``, enqueued by
 ``billing.services.dunning`` with the failed ``attempt`` and, with retries left, ``retry_at``) take
 the same path without the document; their marker is per attempt (``NOTIFICATION#{kind}#{attempt}``),
@@ -29,21 +39,34 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from billing import clock, i18n
 from billing.errors import NotFound
 from billing.models.account import AccountSettings
 from billing.models.dunning import DUNNING_NOTIFICATION_KINDS
-from billing.models.invoices import Invoice
+from billing.models.invoices import CreditNote, Invoice
 from billing.observability import logger, metrics
 from billing.payments.declines import decline_reason
+from billing.repositories.credit_notes import CreditNoteRepository
+from billing.repositories.invoice_queries import InvoiceQueryRepository
 from billing.repositories.invoices import InvoiceRepository
 from billing.repositories.notifications import NotificationRepository
-from billing.services import documents
-from billing.services.invoices import NOTIFICATION_INVOICE_FINALIZED
+from billing.repositories.payments import PaymentRepository
+from billing.services import documents, invoice_queries, receipts
+from billing.services.invoice_queries import NOTIFICATION_INVOICE_QUERY
+from billing.services.outbox import NOTIFICATION_CREDIT_NOTE_ISSUED, NOTIFICATION_INVOICE_FINALIZED
+from billing.services.receipts import NOTIFICATION_INVOICE_PAID
 
-Outcome = Literal["sent", "already_sent", "skipped_no_recipient", "skipped_void", "skipped_settled"]
+Outcome = Literal[
+    "sent",
+    "already_sent",
+    "skipped_no_recipient",
+    "skipped_void",
+    "skipped_settled",
+    "skipped_not_paid",
+    "skipped_no_support_address",
+]
 MAX_RECIPIENTS = 50
 """SES takes at most 50 recipients per message."""
 
@@ -53,20 +76,60 @@ class NotificationMessage(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["invoice_finalized", "payment_failed", "payment_retry_scheduled", "payment_final_notice"]
-    invoice_id: str = Field(pattern=r"^in_[0-9a-f]{16}$")
+    kind: Literal[
+        "invoice_finalized",
+        "credit_note_issued",
+        "payment_failed",
+        "payment_retry_scheduled",
+        "payment_final_notice",
+        "invoice_paid",
+        "invoice_query",
+    ]
+    invoice_id: str | None = Field(default=None, pattern=r"^in_[0-9a-f]{16}$")
+    """Every kind but ``credit_note_issued``."""
+    credit_note_id: str | None = Field(default=None, pattern=r"^cn_[0-9a-f]{16}$")
+    """``credit_note_issued`` only."""
     attempt: int | None = Field(default=None, ge=1)
     """Dunning emails: the failed attempt (part of the sent-marker: one email per step)."""
     retry_at: datetime | None = None
     """Dunning emails with retries left: when the next retry is due."""
+    query_id: str | None = Field(default=None, pattern=r"^iq_[0-9a-f]{16}$")
+    """``invoice_query``: the customer's question (part of the sent-marker: one email per query)."""
+
+    @model_validator(mode="after")
+    def _query_named(self) -> NotificationMessage:
+        if (self.kind == "invoice_query") != (self.query_id is not None):
+            raise ValueError("query_id is given with kind invoice_query, and only then")
+        return self
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> NotificationMessage:
+        about_credit_note = self.kind == NOTIFICATION_CREDIT_NOTE_ISSUED
+        if about_credit_note != (self.credit_note_id is not None) or about_credit_note == (
+            self.invoice_id is not None
+        ):
+            wanted = "credit_note_id" if about_credit_note else "invoice_id"
+            raise ValueError(f"a {self.kind} notification names its {wanted} (and nothing else)")
+        return self
+
+    @property
+    def subject_id(self) -> str:
+        """The invoice or credit note the notification is about (its sent-marker's partition)."""
+        subject = self.credit_note_id or self.invoice_id
+        assert subject is not None  # the validator requires one
+        return subject
 
     @property
     def marker_kind(self) -> str:
+        if self.query_id is not None:
+            return f"{self.kind}#{self.query_id}"
         return self.kind if self.attempt is None else f"{self.kind}#{self.attempt}"
 
 
 class EmailSender(Protocol):
-    def send(self, *, to: Sequence[str], subject: str, html: str, text: str) -> str: ...
+    def send(
+        self, *, to: Sequence[str], subject: str, html: str, text: str, reply_to: Sequence[str] = ()
+    ) -> str: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,21 +145,46 @@ class Delivery:
     seller was frozen on them."""
     public_url: str
     templates_dir: str | None = None
+    credit_notes: CreditNoteRepository | None = None
+    """Defaults to the invoices' table."""
+    payments: PaymentRepository | None = None
+    """Receipts (``invoice_paid``): the invoice's payments."""
+    queries: InvoiceQueryRepository | None = None
+    """``invoice_query``: the customer's question."""
+    api_url: str | None = None
+    """The API's base URL (the query's link in the support email); default ``public_url``."""
+
+    @property
+    def support_email(self) -> str | None:
+        """Where customers' questions go: the seller's ``support_email`` (``/v1/account``)."""
+        return self.seller().support_email
+
+    @property
+    def credit_note_repository(self) -> CreditNoteRepository:
+        return self.credit_notes or CreditNoteRepository(table_name=self.invoices.table_name)
 
 
 def deliver(deps: Delivery, message: NotificationMessage) -> Outcome:
     """Deliver one notification (steps and semantics in the module docstring)."""
+    handler = HANDLERS.get(message.kind)
+    if handler is not None:
+        return handler(deps, message)
     kind = message.marker_kind
-    if deps.markers.sent(message.invoice_id, kind) is not None:
-        logger.info("notification already sent", invoice_id=message.invoice_id, kind=kind)
+    invoice_id = message.subject_id
+    if deps.markers.sent(invoice_id, kind) is not None:
+        logger.info("notification already sent", invoice_id=invoice_id, kind=kind)
         return "already_sent"
-    invoice = deps.invoices.get(message.invoice_id)
+    invoice = deps.invoices.get(invoice_id)
     if invoice is None:
-        raise NotFound(f"no invoice {message.invoice_id!r}", code="invoice_not_found", param="invoice_id")
+        raise NotFound(f"no invoice {invoice_id!r}", code="invoice_not_found", param="invoice_id")
     if invoice.status == "draft":  # never enqueued for a draft; refuse rather than send a non-invoice
         raise NotFound(f"invoice {invoice.id} is not finalized", code="invoice_not_finalized")
     if message.kind in DUNNING_NOTIFICATION_KINDS:
         return _deliver_dunning(deps, message, invoice)
+    if message.kind == NOTIFICATION_INVOICE_PAID:
+        return receipts.deliver_receipt(deps, invoice)
+    if message.kind == NOTIFICATION_INVOICE_QUERY:
+        return invoice_queries.deliver_query_email(deps, message, invoice)
     documents.ensure_document(
         invoice,
         store=deps.store,
@@ -131,7 +219,11 @@ def render_invoice_email(
     """Subject, HTML and text of the invoice email."""
     assert invoice.hosted_token is not None
     view = documents.invoice_view(invoice, seller=seller, hosted=False)
-    context = {**view, "hosted_url": documents.hosted_url(public_url, invoice.hosted_token)}
+    context = {
+        **view,
+        "hosted_url": documents.hosted_url(public_url, invoice.hosted_token),
+        "pdf_url": documents.invoice_pdf_url(public_url, invoice.hosted_token),
+    }
     subject = documents.render("invoice_email_subject.txt.j2", templates_dir=templates_dir, **context)
     html = documents.render("invoice_email.html.j2", templates_dir=templates_dir, **context)
     text = documents.render("invoice_email.txt.j2", templates_dir=templates_dir, **context)
@@ -145,25 +237,44 @@ def _deliver_dunning(deps: Delivery, message: NotificationMessage, invoice: Invo
         logger.info("dunning email skipped: invoice settled", invoice_id=invoice.id, status=invoice.status)
         deps.markers.mark_sent(invoice.id, kind, at=now, outcome="skipped_settled")
         return "skipped_settled"
+    return send_to_customer(
+        deps,
+        invoice,
+        kind,
+        lambda: render_dunning_email(
+            invoice,
+            kind=message.kind,
+            retry_at=message.retry_at,
+            seller=deps.seller(),
+            public_url=deps.public_url,
+            templates_dir=deps.templates_dir,
+        ),
+        metric="DunningEmailsSent",
+    )
+
+
+def send_to_customer(
+    deps: Delivery,
+    invoice: Invoice,
+    kind: str,
+    render: Callable[[], tuple[str, str, str]],
+    *,
+    metric: str,
+) -> Outcome:
+    """Email the invoice's customer (its billing emails at finalization) what ``render`` gives
+    (subject, HTML, text), then write the sent-marker ``kind``; none to send to: ``skipped_no_recipient``."""
     recipients = [str(e) for e in invoice.customer_snapshot.get("emails") or []][:MAX_RECIPIENTS]
     if not recipients:
-        logger.info("invoice has no recipient; dunning email skipped", invoice_id=invoice.id)
-        deps.markers.mark_sent(invoice.id, kind, at=now, outcome="skipped_no_recipient")
+        logger.info("invoice has no recipient; email skipped", invoice_id=invoice.id, kind=kind)
+        deps.markers.mark_sent(invoice.id, kind, at=clock.now(), outcome="skipped_no_recipient")
         return "skipped_no_recipient"
-    subject, html, text = render_dunning_email(
-        invoice,
-        kind=message.kind,
-        retry_at=message.retry_at,
-        seller=deps.seller(),
-        public_url=deps.public_url,
-        templates_dir=deps.templates_dir,
-    )
+    subject, html, text = render()
     message_id = deps.email.send(to=recipients, subject=subject, html=html, text=text)
     deps.markers.mark_sent(
         invoice.id, kind, at=clock.now(), outcome="sent", recipients=recipients, message_id=message_id
     )
-    logger.info("dunning email sent", invoice_id=invoice.id, kind=message.kind, message_id=message_id)
-    metrics.add_metric(name="DunningEmailsSent", unit="Count", value=1)
+    logger.info("customer email sent", invoice_id=invoice.id, kind=kind, message_id=message_id)
+    metrics.add_metric(name=metric, unit="Count", value=1)
     return "sent"
 
 
@@ -198,4 +309,81 @@ def render_dunning_email(
     return " ".join(subject.split()), html, text
 
 
-KINDS = (NOTIFICATION_INVOICE_FINALIZED, *DUNNING_NOTIFICATION_KINDS)
+# --------------------------------------------------------------------------- credit notes
+
+
+def _deliver_credit_note(deps: Delivery, message: NotificationMessage) -> Outcome:
+    """The credit note's documents (S3) and email: the same steps as an invoice's."""
+    kind = message.marker_kind
+    note_id = message.subject_id
+    if deps.markers.sent(note_id, kind) is not None:
+        logger.info("notification already sent", credit_note_id=note_id, kind=kind)
+        return "already_sent"
+    repo = deps.credit_note_repository
+    note = repo.get(note_id)
+    if note is None:
+        raise NotFound(f"no credit note {note_id!r}", code="credit_note_not_found", param="credit_note_id")
+    invoice = deps.invoices.get(note.invoice_id)
+    if invoice is None:
+        raise NotFound(f"no invoice {note.invoice_id!r}", code="invoice_not_found", param="invoice_id")
+    documents.ensure_credit_note_documents(
+        note,
+        invoice,
+        store=deps.store,
+        credit_notes=repo,
+        seller=deps.seller(),
+        templates_dir=deps.templates_dir,
+    )
+    now = clock.now()
+    recipients = [str(e) for e in invoice.customer_snapshot.get("emails") or []][:MAX_RECIPIENTS]
+    if not recipients:
+        logger.info("credit note has no recipient; email skipped", credit_note_id=note.id)
+        deps.markers.mark_sent(note.id, kind, at=now, outcome="skipped_no_recipient")
+        return "skipped_no_recipient"
+    subject, html, text = render_credit_note_email(
+        note, invoice, seller=deps.seller(), public_url=deps.public_url, templates_dir=deps.templates_dir
+    )
+    message_id = deps.email.send(to=recipients, subject=subject, html=html, text=text)
+    deps.markers.mark_sent(
+        note.id, kind, at=clock.now(), outcome="sent", recipients=recipients, message_id=message_id
+    )
+    logger.info("credit note email sent", credit_note_id=note.id, number=note.number, message_id=message_id)
+    metrics.add_metric(name="CreditNoteEmailsSent", unit="Count", value=1)
+    return "sent"
+
+
+def render_credit_note_email(
+    note: CreditNote,
+    invoice: Invoice,
+    *,
+    seller: AccountSettings,
+    public_url: str,
+    templates_dir: str | None = None,
+) -> tuple[str, str, str]:
+    """Subject, HTML and text of the credit note email (links: its PDF, the invoice's page)."""
+    token = note.hosted_token or invoice.hosted_token
+    assert token is not None
+    view = documents.credit_note_view(note, invoice, seller=seller)
+    context = {
+        **view,
+        "hosted_url": documents.hosted_url(public_url, token),
+        "pdf_url": documents.credit_note_pdf_url(public_url, token, note.id),
+    }
+    subject = documents.render("credit_note_email_subject.txt.j2", templates_dir=templates_dir, **context)
+    html = documents.render("credit_note_email.html.j2", templates_dir=templates_dir, **context)
+    text = documents.render("credit_note_email.txt.j2", templates_dir=templates_dir, **context)
+    return " ".join(subject.split()), html, text
+
+
+HANDLERS: dict[str, Callable[[Delivery, NotificationMessage], Outcome]] = {
+    NOTIFICATION_CREDIT_NOTE_ISSUED: _deliver_credit_note,
+}
+"""Kinds whose subject is not one invoice; every other kind is about ``invoice_id``."""
+
+KINDS = (
+    NOTIFICATION_INVOICE_FINALIZED,
+    NOTIFICATION_CREDIT_NOTE_ISSUED,
+    *DUNNING_NOTIFICATION_KINDS,
+    NOTIFICATION_INVOICE_PAID,
+    NOTIFICATION_INVOICE_QUERY,
+)

@@ -20,12 +20,12 @@ from datetime import datetime
 from typing import Any, Literal
 
 from billing import clock
-from billing.errors import BadRequest, NotFound, ProviderUnavailable, ValidationFailed
+from billing.errors import BadRequest, BillingError, NotFound, ProviderUnavailable, ValidationFailed
 from billing.gateways.aws import PaymentEventQueue
-from billing.models.payments import Payment, PaymentRecordStatus, Refund
+from billing.models.payments import CheckoutDecline, Payment, PaymentRecordStatus, Refund
 from billing.observability import logger, metrics
 from billing.payments.declines import is_hard_decline
-from billing.payments.models import WebhookEvent
+from billing.payments.models import PaymentMethodDetails, WebhookEvent
 from billing.payments.webhooks import construct_webhook_event
 from billing.repositories.payment_events import WebhookEventRepository
 from billing.repositories.payments import (
@@ -108,6 +108,7 @@ def payment_from_provider(
     decline_code: str | None = None,
     failure_message: str | None = None,
     hard_decline: bool = False,
+    card: PaymentMethodDetails | None = None,
 ) -> Payment | None:
     """The payment as our books name it: the collector's attempt (invoice, attempt), the payment already
     recorded for this provider payment, or a new one named after the provider payment (Checkout)."""
@@ -136,15 +137,48 @@ def payment_from_provider(
         hard_decline=hard_decline,
         created_at=at,
         settled_at=at if status == "succeeded" else None,
+        payment_method_type=card.type if card else None,
+        card_brand=card.brand if card else None,
+        card_last4=card.last4 if card else None,
+    )
+
+
+def with_payment_method(deps: Collection, payment: Payment, card: PaymentMethodDetails | None) -> Payment:
+    """The payment with the brand and last digits of its card (asked of the provider when not given:
+    best effort, a receipt without them says "Card"; never a reason to delay recording money)."""
+    if card is None and payment.provider_payment_id:
+        try:
+            card = deps.provider.payment_method_details(provider_payment_id=payment.provider_payment_id)
+        except BillingError as exc:
+            logger.warning(
+                "payment method not readable; recorded without it",
+                provider_payment_id=payment.provider_payment_id,
+                code=exc.code,
+            )
+    if card is None:
+        return payment
+    return payment.model_copy(
+        update={"payment_method_type": card.type, "card_brand": card.brand, "card_last4": card.last4}
     )
 
 
 def _apply_succeeded(
-    deps: Collection, event: WebhookEvent, *, provider_payment_id: str, metadata: dict[str, Any], amount: int
+    deps: Collection,
+    *,
+    reference: str,
+    provider_payment_id: str,
+    metadata: dict[str, Any],
+    amount: int,
+    currency: str,
+    at: datetime,
+    card: PaymentMethodDetails | None = None,
 ) -> Applied:
+    """Record a succeeded provider payment (``reference``: the event or session, for the logs)."""
     invoice_id = _invoice_of(deps, provider_payment_id, metadata)
     if invoice_id is None:
-        logger.warning("payment without invoice", provider_payment_id=provider_payment_id, event_id=event.id)
+        logger.warning(
+            "payment without invoice", provider_payment_id=provider_payment_id, reference=reference
+        )
         return "ignored"
     payment = payment_from_provider(
         deps,
@@ -152,12 +186,12 @@ def _apply_succeeded(
         invoice_id=invoice_id,
         attempt=_attempt(metadata),
         amount=amount,
-        currency=str(event.data_object.get("currency") or ""),
+        currency=currency,
         status="succeeded",
-        at=event.created,
+        at=at,
     )
     if payment is None:
-        logger.warning("payment for an unknown invoice", invoice_id=invoice_id, event_id=event.id)
+        logger.warning("payment for an unknown invoice", invoice_id=invoice_id, reference=reference)
         return "ignored"
     invoice = deps.invoices.get(invoice_id)
     if invoice is not None and invoice.status in ("draft", "void"):
@@ -166,11 +200,13 @@ def _apply_succeeded(
             "payment for an invoice that is not due",
             invoice_id=invoice_id,
             status=invoice.status,
-            event_id=event.id,
+            reference=reference,
         )
         metrics.add_metric(name="PaymentsUnapplied", unit="Count", value=1)
         return "ignored"
     before = deps.payments.get(payment.id)
+    if before is None:
+        payment = with_payment_method(deps, payment, card)
     apply_payment(deps, payment)
     return "unchanged" if before is not None and before.status != "processing" else "applied"
 
@@ -180,10 +216,12 @@ def on_payment_succeeded(deps: Collection, event: WebhookEvent) -> Applied:
     amount = int(intent.get("amount_received") or intent.get("amount") or 0)
     return _apply_succeeded(
         deps,
-        event,
+        reference=event.id,
         provider_payment_id=str(intent["id"]),
         metadata=intent.get("metadata") or {},
         amount=amount,
+        currency=str(intent.get("currency") or ""),
+        at=event.created,
     )
 
 
@@ -192,9 +230,11 @@ def on_payment_failed(deps: Collection, event: WebhookEvent) -> Applied:
     metadata = intent.get("metadata") or {}
     attempt = _attempt(metadata)
     invoice_id = _invoice_of(deps, str(intent["id"]), metadata)
+    if invoice_id is not None and attempt is None and metadata.get("source") == "checkout":
+        # A card refused on the Checkout page is not an attempt of ours (no dunning, the invoice is
+        # untouched: the same PaymentIntent may still succeed with another card); kept for the history.
+        return _record_checkout_decline(deps, event, invoice_id)
     if invoice_id is None or attempt is None:
-        # A customer's failed try on a hosted page (Checkout) is not an attempt of ours: the same
-        # PaymentIntent may still succeed.
         logger.info("payment failure not recorded", provider_payment_id=intent["id"], event_id=event.id)
         return "ignored"
     invoice = deps.invoices.get(invoice_id)
@@ -229,6 +269,64 @@ def on_payment_failed(deps: Collection, event: WebhookEvent) -> Applied:
     return "unchanged" if before is not None else "applied"
 
 
+def _record_checkout_decline(deps: Collection, event: WebhookEvent, invoice_id: str) -> Applied:
+    intent = event.data_object
+    error = intent.get("last_payment_error") or {}
+    method = error.get("payment_method") if isinstance(error.get("payment_method"), dict) else {}
+    card = (method or {}).get("card") or {}
+    decline = CheckoutDecline(
+        id=str(error.get("charge") or event.id),
+        invoice_id=invoice_id,
+        provider_payment_id=str(intent["id"]),
+        amount=int(intent.get("amount") or 0),
+        currency=str(intent.get("currency") or ""),
+        decline_code=str(error.get("decline_code") or error.get("code") or "payment_failed"),
+        failure_message=error.get("message"),
+        card_brand=card.get("brand"),
+        card_last4=card.get("last4"),
+        at=event.created,
+    )
+    if deps.invoices.get(invoice_id) is None:
+        logger.warning("checkout decline for an unknown invoice", invoice_id=invoice_id, event_id=event.id)
+        return "ignored"
+    if not deps.payments.record_decline(decline):
+        return "unchanged"
+    logger.info(
+        "checkout card declined",
+        invoice_id=invoice_id,
+        provider_payment_id=decline.provider_payment_id,
+        decline_code=decline.decline_code,
+    )
+    metrics.add_metric(name="CheckoutDeclines", unit="Count", value=1)
+    return "applied"
+
+
+def apply_paid_checkout(
+    deps: Collection,
+    *,
+    session_id: str,
+    invoice_id: str,
+    provider_payment_id: str,
+    amount: int,
+    currency: str,
+    at: datetime,
+    card: PaymentMethodDetails | None = None,
+) -> Applied:
+    """Record the payment of a paid Checkout Session: the one path of the ``checkout.session.completed``
+    webhook and of the customer's return to the hosted page (``services.checkout``), so either may come
+    first, twice or not at all: the payment is named after its PaymentIntent and recorded once."""
+    return _apply_succeeded(
+        deps,
+        reference=session_id,
+        provider_payment_id=provider_payment_id,
+        metadata={"invoice_id": invoice_id},
+        amount=amount,
+        currency=currency,
+        at=at,
+        card=card,
+    )
+
+
 def on_checkout_completed(deps: Collection, event: WebhookEvent) -> Applied:
     session = event.data_object
     if session.get("mode") == "setup":
@@ -237,16 +335,20 @@ def on_checkout_completed(deps: Collection, event: WebhookEvent) -> Applied:
     if session.get("payment_status") != "paid" or not isinstance(intent_id, str):
         logger.info("checkout session not paid", session_id=session.get("id"), event_id=event.id)
         return "ignored"
-    metadata = dict(session.get("metadata") or {})
-    if not metadata.get("invoice_id") and session.get("client_reference_id"):
-        metadata["invoice_id"] = session["client_reference_id"]
-    metadata.pop("attempt", None)
-    return _apply_succeeded(
+    invoice_id = (session.get("metadata") or {}).get("invoice_id") or session.get("client_reference_id")
+    if not isinstance(invoice_id, str) or not invoice_id:
+        logger.warning(
+            "paid checkout session without invoice", session_id=session.get("id"), event_id=event.id
+        )
+        return "ignored"
+    return apply_paid_checkout(
         deps,
-        event,
+        session_id=str(session.get("id")),
+        invoice_id=invoice_id,
         provider_payment_id=intent_id,
-        metadata=metadata,
         amount=int(session.get("amount_total") or 0),
+        currency=str(session.get("currency") or ""),
+        at=event.created,
     )
 
 
@@ -254,16 +356,14 @@ def on_setup_checkout_completed(deps: Collection, event: WebhookEvent) -> Applie
     """A card saved on the Checkout page a customer portal started (setup mode) becomes the default,
     unless the customer's return came first or a newer card was saved since (``services.portal``);
     then the invoices in dunning are retried with it. Sessions the portal did not start are ignored."""
-    from typing import cast
-
     from billing.repositories.portal import PortalRepository
-    from billing.services.portal import PortalProvider, apply_setup_checkout
+    from billing.services.portal import apply_setup_checkout
 
     session_id = str(event.data_object.get("id") or "")
     outcome = apply_setup_checkout(
         PortalRepository(table_name=deps.invoices.table_name),
         deps.customers,
-        cast(PortalProvider, deps.provider),
+        deps.provider,
         session_id,
         dunning=deps.dunning,
     )
@@ -283,10 +383,12 @@ def on_charge_refunded(deps: Collection, event: WebhookEvent) -> Applied:
         # The refund overtook the payment's own event: a refunded charge was captured, record it first.
         outcome = _apply_succeeded(
             deps,
-            event,
+            reference=event.id,
             provider_payment_id=intent_id,
             metadata=charge.get("metadata") or {},
             amount=int(charge.get("amount_captured") or charge.get("amount") or 0),
+            currency=str(charge.get("currency") or ""),
+            at=event.created,
         )
         if outcome == "ignored":
             return outcome
@@ -422,4 +524,12 @@ def apply_event(deps: Collection, event: WebhookEvent) -> Applied:
     return outcome
 
 
-__all__ = ["HANDLERS", "apply_event", "payment_from_provider", "receive_webhook", "record_refund"]
+__all__ = [
+    "HANDLERS",
+    "apply_event",
+    "apply_paid_checkout",
+    "payment_from_provider",
+    "receive_webhook",
+    "record_refund",
+    "with_payment_method",
+]

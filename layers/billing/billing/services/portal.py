@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 from billing import clock, i18n
 from billing.errors import BillingError, Conflict, ValidationFailed
@@ -35,7 +35,6 @@ from billing.models.account import AccountSettings
 from billing.models.customers import ChangeSource, Customer
 from billing.models.portal import PortalSession, SetupCheckout
 from billing.observability import logger, metrics
-from billing.payments.models import CheckoutLink, PaymentMethodInfo
 from billing.payments.provider import PaymentProvider
 from billing.portal import sessions, views
 from billing.repositories import keys
@@ -51,30 +50,6 @@ if TYPE_CHECKING:
     from billing.services.billing_runs import Billing
     from billing.services.dunning import Dunning
     from billing.services.usage import CustomerUsage
-
-
-class SetupCheckoutSession(Protocol):
-    """What the portal reads of a Checkout Session (``billing.payments.models.CheckoutSession``)."""
-
-    @property
-    def mode(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def provider_customer_id(self) -> str | None: ...
-    @property
-    def setup_payment_method(self) -> PaymentMethodInfo | None: ...
-
-
-class PortalProvider(PaymentProvider, Protocol):
-    """The provider adapter with Checkout in setup mode (the interface the Pay flow adds to
-    ``PaymentProvider``; once it is there this protocol is ``PaymentProvider`` itself)."""
-
-    def create_setup_checkout_session(
-        self, *, provider_customer_id: str, success_url: str, cancel_url: str
-    ) -> CheckoutLink: ...
-
-    def retrieve_checkout_session(self, *, session_id: str) -> SetupCheckoutSession: ...
 
 
 SOURCE: ChangeSource = "portal"
@@ -144,8 +119,10 @@ class PortalDeps:
     seller: Callable[[], AccountSettings]
     billing: Callable[[], Billing] | None = None
     """Subscriptions, catalog and usage: the current period's usage and the upcoming invoice."""
-    provider: Callable[[], PortalProvider | None] = lambda: None
-    """The payment provider, None when none is configured (the card form is then not offered)."""
+    provider: Callable[[], PaymentProvider] | None = None
+    """The payment provider, built only when the card form is used."""
+    card_form: Callable[[], bool] = lambda: False
+    """Whether a provider is configured: the card form is offered (deciding it reads nothing)."""
     templates_dir: str | None = None
     public_url: str | None = None
 
@@ -378,7 +355,7 @@ def overview(deps: PortalDeps, request: PortalRequest) -> PortalResponse:
         notice=views.notice(request.query.get("notice"), _),
         details=views.billing_details(ctx.customer, locale=ctx.locale, _=_),
         payment_method=views.payment_method(ctx.customer, _),
-        can_update_card=deps.provider() is not None,
+        can_update_card=deps.provider is not None and deps.card_form(),
         usage=views.usage_rows(usage, locale=ctx.locale, zone=ctx.zone),
         upcoming=views.upcoming(preview, locale=ctx.locale, zone=ctx.zone, _=_),
         invoices=[_invoice_row(ctx, i) for i in invoices],
@@ -588,9 +565,9 @@ def start_payment_method_update(deps: PortalDeps, request: PortalRequest) -> Por
     comes back to ``/payment-method/done`` (or to the overview on cancel)."""
     ctx = _open(deps, request)
     _checked_form(deps, request, ctx)
-    provider = deps.provider()
-    if provider is None:
+    if deps.provider is None or not deps.card_form():
         return _redirect(ctx.base)
+    provider = deps.provider()
     from billing.services.payment_methods import ensure_provider_customer
 
     _, provider_customer_id = ensure_provider_customer(deps.customers, provider, ctx.customer.id)
@@ -625,10 +602,9 @@ def finish_payment_method_update(deps: PortalDeps, request: PortalRequest) -> Po
         if _ID.match(checkout_id) and checkout_id.startswith("cs_")
         else None
     )
-    provider = deps.provider()
-    if marker is None or marker.customer_id != ctx.customer.id or provider is None:
+    if marker is None or marker.customer_id != ctx.customer.id or deps.provider is None:
         return _redirect(ctx.base)
-    outcome = apply_setup_checkout(deps.portal, deps.customers, provider, checkout_id)
+    outcome = apply_setup_checkout(deps.portal, deps.customers, deps.provider(), checkout_id)
     notice = {"applied": "card_saved", "unchanged": "card_saved", "superseded": "card_superseded"}.get(
         outcome, "card_pending"
     )
@@ -641,7 +617,7 @@ SetupOutcome = Literal["applied", "unchanged", "superseded", "pending", "ignored
 def apply_setup_checkout(
     portal: PortalRepository,
     customers: CustomerRepository,
-    provider: PortalProvider,
+    provider: PaymentProvider,
     checkout_session_id: str,
     *,
     dunning: Dunning | None = None,
@@ -674,7 +650,7 @@ def apply_setup_checkout(
 
 
 def _apply(
-    portal: PortalRepository, customers: CustomerRepository, provider: PortalProvider, marker: SetupCheckout
+    portal: PortalRepository, customers: CustomerRepository, provider: PaymentProvider, marker: SetupCheckout
 ) -> SetupOutcome:
     from billing.services.payment_methods import set_default_payment_method
 

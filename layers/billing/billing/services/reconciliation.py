@@ -34,7 +34,7 @@ from billing.observability import logger, metrics
 from billing.payments.models import PaymentRecord
 from billing.repositories.reconciliations import ReconciliationRepository
 from billing.services.collection import Collection, apply_payment
-from billing.services.payment_events import payment_from_provider, record_refund
+from billing.services.payment_events import payment_from_provider, record_refund, with_payment_method
 
 MAX_WINDOW = timedelta(days=31)
 LOOKBACK = timedelta(days=1)
@@ -237,7 +237,7 @@ def _check_provider_payment(books: Collection, record: PaymentRecord) -> Mismatc
     )
     if payment is None:  # the invoice vanished between two reads
         return Mismatch(code="payment_without_invoice", invoice_id=invoice.id, **common)
-    apply_payment(books, payment)
+    apply_payment(books, with_payment_method(books, payment, None))
     logger.info(
         "missed payment applied", invoice_id=invoice.id, provider_payment_id=pi, payment_id=payment.id
     )
