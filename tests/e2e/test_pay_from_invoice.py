@@ -12,15 +12,14 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.e2e.test_billing_cycle import ADMIN_LINE, Api, wait_for
+from tests.stack_api import Api, wait_for
 
 pytestmark = pytest.mark.e2e
 
 
 def test_open_the_invoice_press_pay_decline_then_pay_and_come_back_to_a_receipt(start_stack, tmp_path):
     stack = start_stack("--in-memory", "--data-dir", str(tmp_path)).ready()
-    (admin,) = ADMIN_LINE.findall(stack.output)
-    api = Api(stack.url, admin)
+    api = Api(stack.url, stack.admin_key)
     seller = {"legal_name": "Initech LLC", "support_email": "support@initech.example",
               "address": {"line1": "4120 Freidrich Lane", "city": "Austin", "postal_code": "78744", "state": "TX",
                           "country": "US"}}  # fmt: skip
