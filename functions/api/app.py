@@ -17,6 +17,7 @@ from api_routes import (
     meta,
     payment_methods,
     plans,
+    portal_sessions,
     reconciliations,
     subscriptions,
     tax_rates,
@@ -38,6 +39,7 @@ app.include_router(api_keys.router)
 app.include_router(account.router)
 app.include_router(customers.router)
 app.include_router(payment_methods.router)
+app.include_router(portal_sessions.router)
 app.include_router(metric_routes.router)
 app.include_router(plans.router)
 app.include_router(coupons.router)
@@ -71,6 +73,8 @@ PERMISSIONS = {
     "DELETE /v1/customers/{customer_id}": WRITERS,
     "POST /v1/customers/{customer_id}/payment-methods": WRITERS,
     "POST /v1/customers/{customer_id}/setup-intents": WRITERS,
+    "POST /v1/customers/{customer_id}/portal-sessions": WRITERS,
+    "GET /v1/customers/{customer_id}/changes": READERS,
     "GET /v1/metrics": READERS,
     "POST /v1/metrics": WRITERS,
     "GET /v1/metrics/{code}": READERS,

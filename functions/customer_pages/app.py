@@ -1,8 +1,9 @@
 """The `customer_pages` function: what the business's customers open from their emails, without an
 API key (the unguessable token in the link is the secret): the hosted invoice page (/i/{token}), its
 Pay button (POST /i/{token}/pay → the provider's Checkout), the receipt (/i/{token}/receipt),
-questions about the invoice (POST /i/{token}/questions) and the PDFs of the invoice and its credit
-notes (/i/{token}/pdf, /i/{token}/credit-notes/{id}/pdf).
+questions about the invoice (POST /i/{token}/questions), the PDFs of the invoice and its credit
+notes (/i/{token}/pdf, /i/{token}/credit-notes/{id}/pdf), and the customer portal (/p/{token}/...,
+opened from a session the API creates).
 
 It is its own function so that the API keeps no access to documents or the payment provider's
 customer-facing calls, and the pages import only what they need (jinja2 and Babel, never the API's
@@ -14,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from customer_pages_routes import documents, invoice_page, payment, questions
+from customer_pages_routes import documents, invoice_page, payment, portal, questions
 
 from billing.http.app import make_resolver, resolve
 from billing.http.auth import PUBLIC
@@ -27,6 +28,7 @@ app.include_router(invoice_page.router)
 app.include_router(documents.router)
 app.include_router(payment.router)
 app.include_router(questions.router)
+app.include_router(portal.router)
 
 # Every route here is public: the token in the path is checked by the page itself.
 PERMISSIONS = {
@@ -36,6 +38,17 @@ PERMISSIONS = {
     "GET /i/{token}/receipt": PUBLIC,
     "POST /i/{token}/pay": PUBLIC,
     "POST /i/{token}/questions": PUBLIC,
+    # The customer portal: the session's token in the path is checked by each page.
+    "GET /p/{token}": PUBLIC,
+    "GET /p/{token}/invoices": PUBLIC,
+    "GET /p/{token}/invoices/{invoice_id}": PUBLIC,
+    "GET /p/{token}/invoices/{invoice_id}/pdf": PUBLIC,
+    "GET /p/{token}/credit-notes": PUBLIC,
+    "GET /p/{token}/credit-notes/{credit_note_id}/pdf": PUBLIC,
+    "GET /p/{token}/billing-details": PUBLIC,
+    "POST /p/{token}/billing-details": PUBLIC,
+    "POST /p/{token}/payment-method": PUBLIC,
+    "GET /p/{token}/payment-method/done": PUBLIC,
 }
 
 

@@ -570,6 +570,18 @@ def test_a_billing_month_end_to_end(start_stack, tmp_path):
     pdf_text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
     assert "BERLIN-0001" in pdf_text and f"72,83{NBSP}€" in pdf_text
 
+    # ------------------------------------------------------------------ the customer portal, no API key
+    portal = api.post(
+        f"/v1/customers/{inv_berlin['customer']}/portal-sessions",
+        {"return_url": "https://berlin-tools.example/konto"},
+    )
+    overview = requests.get(portal["url"], timeout=30)
+    assert overview.status_code == 200 and '<html lang="de">' in overview.text
+    assert "BERLIN-0001" in overview.text and f"72,83{NBSP}€" in overview.text
+    opened = requests.get(f"{portal['url']}/invoices/{inv_berlin['id']}", timeout=30)  # on to the hosted page
+    assert opened.status_code == 200 and opened.url == inv_berlin["hosted_invoice_url"]
+    assert requests.get(f"{stack.url}/p/{'A' * 43}", timeout=30).status_code == 404
+
     # ------------------------------------------------------------------ the emails SES recorded
     def mail() -> list[dict[str, Any]] | None:
         messages = api.local("GET", "mail")["messages"]

@@ -249,7 +249,7 @@ def test_stale_update_is_a_concurrent_update_conflict(make, repo):
 
     c = make()
     stale = repo.get(c["id"])
-    update_customer(repo, c["id"], {"name": "First writer"})
+    update_customer(repo, c["id"], {"name": "First writer"}, actor="tests")
     newer = stale.model_copy(update={"name": "Second writer", "version": stale.version + 1})
     with pytest.raises(Conflict) as err:
         repo.update(stale, newer)

@@ -25,6 +25,10 @@ EXPECTED = {
     "customer_pages/invoice_pdf_unknown_token.json": lambda r: (
         r["statusCode"] == 404 and "Invoice not found" in r["body"]
     ),
+    # A portal link no session has: the plain 404 page, no data (test_portal.py opens real sessions).
+    "customer_pages/portal_unknown_token.json": lambda r: (
+        r["statusCode"] == 404 and "This link is not valid." in r["body"]
+    ),
     "api/post_api_key.json": 201,
     "api/list_api_keys_as_usage_role.json": 403,
     # A read-only key exports a month's journal as CSV (test_journal_export.py checks the entries).

@@ -6,15 +6,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from api_routes import repos
+from billing.http.app import current_principal
 from billing.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, ListResponse, page
-from billing.models.customers import Address, Customer, TaxId, TaxIdType, TaxStatus
+from billing.models.customers import (
+    Address,
+    ChangeSource,
+    Customer,
+    CustomerChange,
+    TaxId,
+    TaxIdType,
+    TaxStatus,
+)
 from billing.observability import logger, metrics
 from billing.repositories.dynamo import decode_cursor
 from billing.services import customers as service
@@ -185,7 +194,10 @@ def get_customer(customer_id: CustomerRef) -> CustomerOut:
 
 @router.patch("/v1/customers/<customer_id>", tags=["customers"], summary="Update a customer")
 def update_customer(customer_id: CustomerRef, body: CustomerUpdate) -> CustomerOut:
-    customer = service.update_customer(repos.customers(), customer_id, body.model_dump(exclude_unset=True))
+    actor = current_principal(router).key_id  # type: ignore[arg-type]
+    customer = service.update_customer(
+        repos.customers(), customer_id, body.model_dump(exclude_unset=True), actor=actor
+    )
     logger.info("customer updated", customer_id=customer.id, version=customer.version)
     return CustomerOut.of(customer)
 
@@ -196,3 +208,37 @@ def delete_customer(customer_id: CustomerRef) -> CustomerOut:
     logger.info("customer deleted", customer_id=customer.id)
     metrics.add_metric(name="CustomersDeleted", unit="Count", value=1)
     return CustomerOut.of(customer)
+
+
+class CustomerChangeOut(BaseModel):
+    object: Literal["customer_change"] = "customer_change"
+    customer_id: str
+    version: int = Field(description="The customer's version after the change.")
+    at: datetime
+    source: ChangeSource = Field(description="api (an API key), portal (the customer), system.")
+    actor: str = Field(description="The API key id, the portal session id (bps_...), or system.")
+    changes: dict[str, dict[str, Any]] = Field(description='{field: {"from": old, "to": new}}')
+    tax_treatment: dict[str, str] | None = Field(
+        description='{"from", "to"} when the change moved the customer to another tax treatment.'
+    )
+
+    @classmethod
+    def of(cls, c: CustomerChange) -> CustomerChangeOut:
+        return cls(
+            customer_id=c.customer_id, version=c.version, at=c.at, source=c.source, actor=c.actor,
+            changes=c.changes, tax_treatment=c.tax_treatment,
+        )  # fmt: skip
+
+
+@router.get(
+    "/v1/customers/<customer_id>/changes", tags=["customers"], summary="A customer's changes, newest first"
+)
+def list_customer_changes(
+    customer_id: CustomerRef,
+    *,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    starting_after: Annotated[str | None, Query(max_length=2048)] = None,
+) -> ListResponse[CustomerChangeOut]:
+    cursor = decode_cursor(starting_after, allowed_keys={"pk", "sk"})
+    items, last = service.list_changes(repos.customers(), customer_id, limit=limit, cursor=cursor)
+    return page([CustomerChangeOut.of(c) for c in items], last)

@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from api_routes import repos
+from billing.http.app import current_principal
 from billing.payments import get_payment_provider
 from billing.services import payment_methods as service
 
@@ -64,6 +65,7 @@ def attach_payment_method(customer_id: CustomerRef, body: AttachPaymentMethod) -
         customer_id,
         payment_method_id=body.payment_method,
         dunning=repos.dunning(),
+        actor=current_principal(router).key_id,  # type: ignore[arg-type]
     )
     return PaymentMethodOut(
         id=info.id, customer_id=customer.id, provider_customer_id=info.provider_customer_id, type=info.type,

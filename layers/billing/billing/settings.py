@@ -66,6 +66,10 @@ class Settings(BaseModel):
     public_url: str | None = Field(default=None, validation_alias="BILLING_PUBLIC_URL")
     api_url: str | None = Field(default=None, validation_alias="BILLING_API_URL")
     templates_dir: str | None = Field(default=None, validation_alias="BILLING_TEMPLATES_DIR")
+    # Customer portal (docs/customers-portal.md): how long a portal session's link works.
+    portal_session_minutes: int = Field(
+        default=60, validation_alias="BILLING_PORTAL_SESSION_MINUTES", ge=5, le=1440
+    )
     stripe_api_base: str | None = Field(default=None, validation_alias="STRIPE_API_BASE")
     """The offline stand-in's URL (local runs): the customer pages let their Pay form go to its Checkout
     page (CSP ``form-action``). Unset: Stripe's own Checkout (``checkout.stripe.com``)."""

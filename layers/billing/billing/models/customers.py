@@ -8,7 +8,7 @@ normalized by ``billing.services.customers``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -89,9 +89,36 @@ class Customer(BaseModel):
     """The provider payment method charged automatically (``pm_...``); never card data."""
     payment_method_brand: str | None = None
     payment_method_last4: str | None = None
+    payment_method_updated_at: datetime | None = None
+    """When the default payment method last changed: a card saved on a portal's Checkout page that
+    was started before this instant does not replace it (a late webhook never undoes a newer card)."""
     created_at: datetime
     updated_at: datetime
     version: int = 1
     """Optimistic-locking version, incremented by every update."""
     deleted: bool = False
     deleted_at: datetime | None = None
+
+
+ChangeSource = Literal["api", "portal", "system"]
+
+
+class CustomerChange(BaseModel):
+    """One audit entry of a customer: who changed which fields, when, from what to what. Written in the
+    transaction of the change it records (``CUSTOMER#{id} / CHANGE#{at}#{version}``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    customer_id: str
+    version: int
+    """The customer's version after the change."""
+    at: datetime
+    source: ChangeSource
+    """``api`` (an API key), ``portal`` (the customer, through a portal session), ``system``."""
+    actor: str
+    """The API key id, the portal session id (``bps_...``), or ``system``."""
+    changes: dict[str, dict[str, Any]]
+    """``{field: {"from": old, "to": new}}`` (JSON values)."""
+    tax_treatment: dict[str, str] | None = None
+    """``{"from": ..., "to": ...}`` when the change moved the customer to another tax treatment
+    (``standard``, ``reverse_charge``, ``exempt``, ...): checked by the portal."""

@@ -7,6 +7,8 @@ Items (keys from ``keys``; access patterns in docs/data-model.md):
   under ``CUSTOMER_EMAIL#{email}`` / ``CUSTOMER_SEGMENT#{segment}``, sorted like the list.
 * ``CUSTOMER_EXTERNAL_ID#{external_id} / GUARD``: held by the live customer with that id.
 * ``INVOICE_PREFIX#{prefix} / GUARD``: held for good by the customer that used the prefix.
+* ``CUSTOMER#{id} / CHANGE#{at}#{version}``: the audit trail, one entry per change, written in the
+  change's transaction.
 
 Every change of a customer writes all of its items in one transaction. ``open_invoices``
 is maintained by invoicing (``adjust_open_invoices``) and never written by an update here.
@@ -20,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from billing.errors import Conflict
-from billing.models.customers import CUSTOMER_ID_PREFIX, Customer
+from billing.models.customers import CUSTOMER_ID_PREFIX, Customer, CustomerChange
 from billing.repositories import dynamo, keys, transactions
 from billing.repositories.transactions import TransactionConflict
 
@@ -28,7 +30,7 @@ from billing.repositories.transactions import TransactionConflict
 _MUTABLE = (
     "external_id", "name", "emails", "address", "tax_ids", "tax_status", "currency", "time_zone", "locale",
     "invoice_prefix", "segments", "metadata", "provider_customer_id", "default_payment_method",
-    "payment_method_brand", "payment_method_last4",
+    "payment_method_brand", "payment_method_last4", "payment_method_updated_at",
 )  # fmt: skip
 _NOT_STORED_IN_MODEL = ("pk", "sk", "gsi1pk", "gsi1sk", "type")
 
@@ -169,11 +171,20 @@ class CustomerRepository:
         except TransactionConflict as exc:
             raise _conflict(exc, reasons, customer) from exc
 
-    def update(self, current: Customer, new: Customer) -> None:
+    def update(
+        self,
+        current: Customer,
+        new: Customer,
+        *,
+        change: CustomerChange | None = None,
+        extra_actions: Sequence[dict[str, Any]] = (),
+    ) -> None:
         """Replace the mutable attributes of ``current`` with those of ``new`` if nobody changed the
-        customer meanwhile (``version``), moving guards and entries in the same transaction.
+        customer meanwhile (``version``), moving guards and entries in the same transaction, with the
+        audit entry ``change`` and ``extra_actions`` (e.g. a marker the change consumes).
 
-        Raises ``Conflict`` ``concurrent_update`` (lost race), ``external_id_taken``, ``invoice_prefix_taken``."""
+        Raises ``Conflict`` ``concurrent_update`` (lost race, or an extra action's condition),
+        ``external_id_taken``, ``invoice_prefix_taken``."""
         assert new.id == current.id and new.version == current.version + 1
         created = transactions.timestamp(current.created_at)
         values = {
@@ -211,10 +222,49 @@ class CustomerRepository:
         added = _entry_keys(new) - _entry_keys(current)
         actions += [a for a in _entry_puts(new, created) if a["Put"]["Item"]["sk"] in added]
         reasons += ["entry"] * (len(actions) - len(reasons))
+        if change is not None:
+            assert change.customer_id == new.id and change.version == new.version
+            actions.append(
+                {"Put": {"Item": _change_item(change), "ConditionExpression": "attribute_not_exists(pk)"}}
+            )
+            reasons.append("concurrent_update")
+        actions += extra_actions
+        reasons += ["concurrent_update"] * len(extra_actions)
         try:
             transactions.write(self._table_name, actions)
         except TransactionConflict as exc:
             raise _conflict(exc, reasons, new) from exc
+
+    def changes(
+        self, customer_id: str, *, limit: int, cursor: dict[str, Any] | None
+    ) -> tuple[builtins.list[CustomerChange], dict[str, Any] | None]:
+        """The customer's audit entries, newest first."""
+        from boto3.dynamodb.conditions import Key
+
+        partition = keys.customer_partition(customer_id)
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(partition)
+            & Key("sk").begins_with(keys.CUSTOMER_CHANGE_PREFIX),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if cursor:
+            if cursor.get("pk") != partition or not str(cursor.get("sk", "")).startswith(
+                keys.CUSTOMER_CHANGE_PREFIX
+            ):
+                from billing.errors import ValidationFailed
+
+                raise ValidationFailed(
+                    "cursor does not belong to this list", code="invalid_cursor", param="starting_after"
+                )
+            kwargs["ExclusiveStartKey"] = cursor
+        page = self._table.query(**kwargs)
+        fields = set(CustomerChange.model_fields)
+        out = [
+            CustomerChange.model_validate(dynamo.plain({k: v for k, v in i.items() if k in fields}))
+            for i in page.get("Items", [])
+        ]
+        return out, page.get("LastEvaluatedKey")
 
     def delete(self, customer: Customer, *, at: datetime) -> Customer:
         """Soft delete: flag it, take it off the lists, release its external id.
@@ -297,6 +347,14 @@ def _to_model(item: dict[str, Any]) -> Customer:
     return Customer.model_validate(
         dynamo.plain({k: v for k, v in item.items() if k not in _NOT_STORED_IN_MODEL})
     )
+
+
+def _change_item(change: CustomerChange) -> dict[str, Any]:
+    return {
+        **keys.customer_change(change.customer_id, transactions.timestamp(change.at), change.version),
+        "type": "customer_change",
+        **change.model_dump(mode="json", exclude_none=True),
+    }
 
 
 def _put_external_id_guard(external_id: str, customer_id: str) -> dict[str, Any]:

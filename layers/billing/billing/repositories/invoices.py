@@ -182,8 +182,10 @@ class InvoiceRepository:
         cursor: dict[str, Any] | None,
         status: str | None = None,
         due_before: datetime | None = None,
+        issued_only: bool = False,
     ) -> Page:
-        """A customer's invoices, newest first; ``status`` and ``due_before`` filter the page."""
+        """A customer's invoices, newest first; ``status``, ``due_before`` and ``issued_only`` (no
+        drafts: what the customer sees) filter the page."""
         from boto3.dynamodb.conditions import Attr, Key
 
         partition = keys.customer_invoices_partition(customer_id)
@@ -199,6 +201,9 @@ class InvoiceRepository:
         if due_before is not None:
             overdue = Attr("due_date").lt(transactions.timestamp(due_before))
             condition = overdue if condition is None else condition & overdue
+        if issued_only:
+            issued = Attr("status").ne("draft")
+            condition = issued if condition is None else condition & issued
         if condition is not None:
             kwargs["FilterExpression"] = condition
         if cursor:

@@ -88,6 +88,35 @@ def invoice_prefix_guard(prefix: str) -> dict[str, str]:
     return {"pk": f"INVOICE_PREFIX#{prefix}", "sk": GUARD_SK}
 
 
+CUSTOMER_CHANGE_PREFIX = "CHANGE#"
+
+
+def customer_change(customer_id: str, at_iso: str, version: int) -> dict[str, str]:
+    """One audit entry per change of a customer (who, when, from what to what), in time order, in the
+    customer's partition: written in the transaction of the change it records."""
+    return {"pk": f"CUSTOMER#{customer_id}", "sk": f"{CUSTOMER_CHANGE_PREFIX}{at_iso}#{version:08d}"}
+
+
+def customer_partition(customer_id: str) -> str:
+    return customer(customer_id)["pk"]
+
+
+# --------------------------------------------------------------------------- customer portal
+# A portal session is found by the SHA-256 of the token in its URL (the token itself is never
+# stored); the item expires through the table's TTL (``expires_at``) and every read checks it too.
+
+
+def portal_session(token_hash: str) -> dict[str, str]:
+    return {"pk": f"PORTAL_SESSION#{token_hash}", "sk": "PORTAL_SESSION"}
+
+
+def setup_checkout(checkout_session_id: str) -> dict[str, str]:
+    """A Checkout Session in setup mode started from the portal (``cs_...``) -> the customer: applied
+    once, by the customer's return or by the ``checkout.session.completed`` webhook, whichever comes
+    first."""
+    return {"pk": f"SETUP_CHECKOUT#{checkout_session_id}", "sk": "SETUP_CHECKOUT"}
+
+
 # --------------------------------------------------------------------------- catalog
 
 METRICS = "METRICS"

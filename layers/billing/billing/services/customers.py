@@ -11,14 +11,21 @@ import re
 import secrets
 import string
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from billing import clock
 from billing.countries import normalize_country
 from billing.errors import Conflict, NotFound, ValidationFailed
-from billing.models.customers import CUSTOMER_ID_PREFIX, Address, Customer, TaxId
+from billing.models.customers import (
+    CUSTOMER_ID_PREFIX,
+    Address,
+    ChangeSource,
+    Customer,
+    CustomerChange,
+    TaxId,
+)
 from billing.money import normalize_currency
 from billing.periods import zone
 from billing.repositories.customers import CustomerRepository
@@ -119,10 +126,29 @@ def create_customer(repo: CustomerRepository, fields: Mapping[str, Any]) -> Cust
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
-def update_customer(repo: CustomerRepository, customer_ref: str, changes: Mapping[str, Any]) -> Customer:
-    """Apply the given fields (absent: unchanged; ``null``: cleared where a field may be empty).
+TaxCheck = Callable[[Customer, Customer], "dict[str, str] | None"]
+"""``check(before, after)``: raises ``ValidationFailed`` when ``after`` cannot be taxed, else returns
+``{"from": ..., "to": ...}`` when the change moves the customer to another tax treatment (or None)."""
 
-    ``metadata`` merges (a key set to ``""`` is removed), as Stripe; lists are replaced."""
+
+def update_customer(
+    repo: CustomerRepository,
+    customer_ref: str,
+    changes: Mapping[str, Any],
+    *,
+    actor: str,
+    source: ChangeSource = "api",
+    expected_version: int | None = None,
+    tax_check: TaxCheck | None = None,
+) -> Customer:
+    """Apply the given fields (absent: unchanged; ``null``: cleared where a field may be empty), with
+    an audit entry (who: ``source`` and ``actor``; the fields' values before and after) written in the
+    same transaction. A change to nothing writes nothing.
+
+    ``metadata`` merges (a key set to ``""`` is removed), as Stripe; lists are replaced.
+    ``expected_version``: the version the caller's form was read from; a real change on top of a
+    newer version is refused (409 ``concurrent_update``), while re-sending the values already stored
+    (a double submit) is a no-op."""
     current = get_customer(repo, customer_ref)
     if current.deleted:
         raise Conflict(f"customer {current.id} is deleted", code="customer_deleted", param="customer_id")
@@ -146,10 +172,47 @@ def update_customer(repo: CustomerRepository, customer_ref: str, changes: Mappin
     candidate = Customer.model_validate(candidate.model_dump())
     if candidate == current:
         return current
-    new = candidate.model_copy(update={"version": current.version + 1, "updated_at": clock.now()})
+    if expected_version is not None and expected_version != current.version:
+        raise Conflict(
+            f"customer {current.id} changed since version {expected_version}; read it again",
+            code="concurrent_update",
+            param="version",
+        )
+    now = clock.now()
+    new = candidate.model_copy(update={"version": current.version + 1, "updated_at": now})
     _check_consistency(new)
-    repo.update(current, new)
+    treatment = tax_check(current, new) if tax_check is not None else None
+    change = CustomerChange(
+        customer_id=new.id,
+        version=new.version,
+        at=now,
+        source=source,
+        actor=actor,
+        changes=changed_fields(current, new),
+        tax_treatment=treatment,
+    )
+    repo.update(current, new, change=change)
     return new
+
+
+AUDITED = (*sorted(FIELDS), "provider_customer_id", "default_payment_method", "payment_method_brand",
+           "payment_method_last4")  # fmt: skip
+"""The fields an audit entry compares (bookkeeping such as ``version`` and ``updated_at`` aside)."""
+
+
+def changed_fields(before: Customer, after: Customer) -> dict[str, dict[str, Any]]:
+    """``{field: {"from": old, "to": new}}`` of the audited fields that differ (JSON values)."""
+    old = before.model_dump(mode="json", include=set(AUDITED))
+    new = after.model_dump(mode="json", include=set(AUDITED))
+    return {name: {"from": old[name], "to": new[name]} for name in AUDITED if old[name] != new[name]}
+
+
+def list_changes(
+    repo: CustomerRepository, customer_ref: str, *, limit: int, cursor: dict[str, Any] | None
+) -> tuple[list[CustomerChange], dict[str, Any] | None]:
+    """A customer's audit trail, newest first (a deleted customer's too, by our id)."""
+    customer = get_customer(repo, customer_ref)
+    return repo.changes(customer.id, limit=limit, cursor=cursor)
 
 
 def delete_customer(repo: CustomerRepository, customer_ref: str) -> Customer:

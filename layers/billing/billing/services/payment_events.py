@@ -329,6 +329,8 @@ def apply_paid_checkout(
 
 def on_checkout_completed(deps: Collection, event: WebhookEvent) -> Applied:
     session = event.data_object
+    if session.get("mode") == "setup":
+        return on_setup_checkout_completed(deps, event)
     intent_id = session.get("payment_intent")
     if session.get("payment_status") != "paid" or not isinstance(intent_id, str):
         logger.info("checkout session not paid", session_id=session.get("id"), event_id=event.id)
@@ -348,6 +350,26 @@ def on_checkout_completed(deps: Collection, event: WebhookEvent) -> Applied:
         currency=str(session.get("currency") or ""),
         at=event.created,
     )
+
+
+def on_setup_checkout_completed(deps: Collection, event: WebhookEvent) -> Applied:
+    """A card saved on the Checkout page a customer portal started (setup mode) becomes the default,
+    unless the customer's return came first or a newer card was saved since (``services.portal``);
+    then the invoices in dunning are retried with it. Sessions the portal did not start are ignored."""
+    from billing.repositories.portal import PortalRepository
+    from billing.services.portal import apply_setup_checkout
+
+    session_id = str(event.data_object.get("id") or "")
+    outcome = apply_setup_checkout(
+        PortalRepository(table_name=deps.invoices.table_name),
+        deps.customers,
+        deps.provider,
+        session_id,
+        dunning=deps.dunning,
+    )
+    if outcome == "pending":  # the provider does not show it complete yet: the queue redelivers
+        raise ProviderUnavailable(f"checkout session {session_id} is not complete yet")
+    return {"applied": "applied", "ignored": "ignored"}.get(outcome, "unchanged")  # type: ignore[return-value]
 
 
 def on_charge_refunded(deps: Collection, event: WebhookEvent) -> Applied:
