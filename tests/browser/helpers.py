@@ -110,6 +110,14 @@ def screenshot(page: Any, name: str) -> Path:
     return path
 
 
+def look(page: Any, name: str) -> Path:
+    """A screenshot to look at, never in the docs: test-artifacts/browser/<name>.png (any viewport)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True, animations="disabled", caret="hide")
+    return path
+
+
 def set_clock(api: Api, instant: str) -> None:
     """Put the session stack's clock at ``instant`` (ISO 8601): the dates the pages print stay the
     same from run to run, whatever the order of the tests (each sets the clock it needs)."""

@@ -13,13 +13,13 @@ import requests
 from playwright.sync_api import expect
 
 from tests.browser.helpers import (
-    ARTIFACTS,
     DOCS_CLOCK,
     PLATFORM_LINE,
     create_customer,
     create_invoice,
     docs_invoice,
     hosted_url,
+    look,
     screenshot,
     set_clock,
 )
@@ -78,8 +78,7 @@ def test_on_a_phone_the_page_fits_the_screen_and_pay_is_at_hand(api, browser):
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390
         widest = phone.evaluate("document.documentElement.scrollWidth")
         assert widest <= 390, f"the page scrolls sideways: {widest}px wide"
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        phone.screenshot(path=str(ARTIFACTS / "hosted-invoice-phone.png"), full_page=True)
+        look(phone, "hosted-invoice-phone")
     finally:
         context.close()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.helpers import docs_invoice, hosted_url, screenshot
+from tests.browser.helpers import docs_invoice, hosted_url, look, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -28,6 +28,7 @@ def test_ask_a_question_fix_the_email_see_it_sent_listed_and_answered(api, page)
         "Can you add our purchase order number PO-4471 to this invoice?"
     )  # what was typed is kept
     expect(page.locator("section.panel .headline")).to_have_text("$490.00 due by March 31, 2027.")
+    look(page, "question-errors")
 
     form.get_by_label("Your email").fill("pepper@stark.example")
     form.get_by_role("button", name="Send question").click()
