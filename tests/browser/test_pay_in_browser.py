@@ -48,7 +48,7 @@ def test_pay_a_declined_card_then_the_success_card_and_come_back_to_a_paid_page_
     panel = page.locator("section.panel")
     expect(panel.get_by_role("status")).to_have_text("Your payment was received.")
     expect(panel.locator(".headline")).to_have_text("Paid on March 1, 2027. Thank you.")
-    expect(panel).to_contain_text("$490.00 paid with Visa •••• 4242.")
+    expect(panel).to_contain_text("$490.00 paid. Payment method: Visa •••• 4242.")
     expect(page.get_by_role("button", name=re.compile("^Pay"))).to_have_count(0)
     expect(page.get_by_text("First Bank")).to_have_count(0)  # paid: no payment request anywhere
     expect(page.locator("main.sheet .stamp")).to_have_text("Paid")

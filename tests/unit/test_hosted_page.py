@@ -118,7 +118,7 @@ PAY_FORM = f'action="/i/{TOKEN}/pay"'
         (state(invoice(amount_remaining=6_000, amount_paid=4_000), activity=[payment(4_000)]), "open",
          ["$60.00 due by", "Paid -$40.00", "Remaining $60.00", "Pay $60.00"], True),
         (state(paid(amount_paid=10_000), activity=[payment()]), "paid",
-         ["Paid on March 10, 2027. Thank you.", "$100.00 paid with Visa •••• 4242.", "View receipt"], False),
+         ["Paid on March 10, 2027. Thank you.", "$100.00 paid. Payment method: Visa •••• 4242.", "View receipt"], False),
         (state(paid(credit_notes_total=10_000, credit_notes_count=1), activity=[credit_note(10_000)]), "paid",
          ["Settled by credit notes: nothing remains to pay."], False),
         (state(paid(total=0, subtotal=0, amount_due=0)), "paid", ["Nothing was due on this invoice."], False),
