@@ -7,6 +7,9 @@ import shutil
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import requests
 
 from local.process import ROOT
 from tests.stack_api import Api
@@ -105,3 +108,48 @@ def screenshot(page: Any, name: str) -> Path:
     size = path.stat().st_size
     assert size < MAX_DOCS_PNG_BYTES, f"{path} is {size} bytes: keep docs screenshots under 300 KB"
     return path
+
+
+def look(page: Any, name: str) -> Path:
+    """A screenshot to look at, never in the docs: test-artifacts/browser/<name>.png (any viewport)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True, animations="disabled", caret="hide")
+    return path
+
+
+def set_clock(api: Api, instant: str) -> None:
+    """Put the session stack's clock at ``instant`` (ISO 8601): the dates the pages print stay the
+    same from run to run, whatever the order of the tests (each sets the clock it needs)."""
+    api.local("POST", "clock", {"set": instant})
+
+
+def standin_url(checkout_url: str) -> str:
+    """The Stripe stand-in's base URL, from one of its Checkout page URLs."""
+    parts = urlsplit(checkout_url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def charges_of(checkout_url: str, invoice_id: str, status: str | None = None) -> list[dict[str, Any]]:
+    """The charges the stand-in made for ``invoice_id`` (every attempt: declined ones too)."""
+    query = {"invoice_id": invoice_id} | ({"status": status} if status else {})
+    response = requests.get(f"{standin_url(checkout_url)}/_standin/charges", params=query, timeout=10)
+    rows: list[dict[str, Any]] = response.json()["data"]
+    return rows
+
+
+DOCS_CLOCK = "2027-03-01T09:00:00Z"
+"""When the docs' invoices are issued: their dates are the same in every run."""
+PLATFORM_LINE = {"description": "Analytics platform, March 2027", "quantity": 1, "unit_amount": 49_000}
+
+
+def docs_invoice(api: Api, name: str, prefix: str, *, lines: list[dict[str, Any]] | None = None,
+                 **fields: Any) -> dict[str, Any]:  # fmt: skip
+    """An invoice for a docs screenshot: issued at ``DOCS_CLOCK`` to the customer ``name`` (billing
+    email ``ap@{prefix}.example``), numbered ``{PREFIX}-0001``; one line of $490.00 unless told."""
+    set_clock(api, DOCS_CLOCK)
+    slug = prefix.lower()
+    customer = create_customer(
+        api, name=name, emails=[f"ap@{slug}.example"], invoice_prefix=prefix.upper(), external_id=slug
+    )
+    return create_invoice(api, customer, lines=lines or [PLATFORM_LINE], **fields)

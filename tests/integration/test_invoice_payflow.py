@@ -147,8 +147,8 @@ def test_paid_on_checkout_then_webhooks_twice_in_any_order_pay_once_with_one_rec
         status, _, html = back_from_checkout(call, back)
         assert get_invoice(call, admin_key, invoice["id"])["status"] == "paid"  # before any webhook
         deliver_and_apply(call, app_env, events + events)
-    assert status == 200 and "Thank you: your payment was received." in html
-    assert f"/i/{token}/receipt" in html
+    assert status == 200 and "Your payment was received." in html and "Thank you." in html
+    assert f'href="/i/{token}/receipt"' in html and f'action="/i/{token}/pay"' not in html  # paid: no Pay
     # The page again (a reload): nothing more is recorded.
     assert back_from_checkout(call, back)[0] == 200
 
@@ -266,7 +266,7 @@ def test_returns_that_prove_nothing_change_nothing(call, admin_key, app_env, sta
     # An open session that was not paid: the page says so, nothing is recorded.
     location = press_pay(call, token)[1]["location"]
     status, _, html = page(call, token, f"checkout=success&session_id={session_of(location).id}")
-    assert status == 200 and "Your payment was not completed." in html
+    assert status == 200 and "Your payment was not completed: nothing was charged." in html
     assert get_invoice(call, admin_key, mine["id"])["status"] == "open"
 
 

@@ -145,7 +145,7 @@ def test_the_notifier_stores_the_pdf_beside_the_html_and_invoice_pdf_serves_it(
     mail = [m for m in mails_to("compta@yamada.example") if invoice["number"] in str(m["subject"])]
     assert len(mail) == 1 and invoice["invoice_pdf"] in str(mail[0]["body"])
     status, _, page = call("GET", urlsplit(invoice["hosted_invoice_url"]).path)
-    assert status == 200 and 'href="' + invoice["hosted_invoice_url"].rsplit("/", 1)[-1] + '/pdf"' in page
+    assert status == 200 and 'href="/i/' + invoice["hosted_invoice_url"].rsplit("/", 1)[-1] + '/pdf"' in page
 
     # A redelivery reuses the stored documents: nothing is rendered or stored again.
     import boto3

@@ -26,6 +26,8 @@ def pages() -> CustomerPages:
     from billing.repositories.account import AccountRepository
     from billing.repositories.checkouts import CheckoutRepository
     from billing.repositories.credit_notes import CreditNoteRepository
+    from billing.repositories.customers import CustomerRepository
+    from billing.repositories.dunning import DunningRepository
     from billing.repositories.invoice_queries import InvoiceQueryRepository
     from billing.repositories.invoices import InvoiceRepository
     from billing.repositories.payments import PaymentRepository
@@ -40,13 +42,13 @@ def pages() -> CustomerPages:
     )
     invoices = InvoiceRepository(table_name=table)
     payments = PaymentRepository(table_name=table)
+    customers = CustomerRepository(table_name=table)
 
     def checkout() -> Checkout:
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
         from billing.errors import ProviderUnavailable
         from billing.payments import get_payment_provider
-        from billing.repositories.customers import CustomerRepository
         from billing.services.collection import Collection
 
         try:
@@ -57,7 +59,7 @@ def pages() -> CustomerPages:
             ) from exc
         collection = Collection(
             invoices=invoices,
-            customers=CustomerRepository(table_name=table),
+            customers=customers,
             payments=payments,
             provider=provider,
             notifications=notifications,
@@ -76,6 +78,8 @@ def pages() -> CustomerPages:
         seller=account_reader(AccountRepository(table_name=table), AccountDefaults.from_settings(settings)),
         public_url=public_url,
         templates_dir=settings.templates_dir,
+        customers=customers,
+        dunning=DunningRepository(table_name=table),
     )
 
 

@@ -7,10 +7,12 @@ A PDF is served from the documents bucket, where the notifier stored the issued 
 invoice on the fly and served without being stored: the customer never waits for the queue, and this
 function needs no write access to the bucket.
 
-For the page rework, ``hosted_page_state`` gathers everything the hosted invoice page shows (the
-invoice now, the outcome of a Checkout return, its activity, its questions, whether it can be paid,
-a fresh question-form nonce); ``hosted_invoice_page`` renders today's template from it, with a
-minimal notice for a Checkout return or a sent question until the page shows them itself.
+``hosted_page_state`` gathers everything the hosted invoice page shows (the invoice now, the outcome
+of a Checkout return, its activity, its questions, whether it can be paid, the card an automatic
+invoice is charged to and dunning's next retry, a fresh question-form nonce);
+``billing.services.hosted_view`` decides what the page says about it, and ``hosted_invoice_page``
+renders ``hosted_invoice.html.j2`` (the invoice document with the status panel, Pay, the payment
+history, the documents and the questions around it).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
@@ -27,14 +31,14 @@ from billing.errors import BillingError
 from billing.models.account import AccountSettings
 from billing.models.invoice_queries import MAX_OPEN_QUERIES
 from billing.models.invoices import Invoice
-from billing.money import format_money
 from billing.observability import logger
-from billing.payments.declines import customer_decline_reason
 from billing.repositories.credit_notes import CreditNoteRepository
+from billing.repositories.customers import CustomerRepository
+from billing.repositories.dunning import DunningRepository
 from billing.repositories.invoice_queries import InvoiceQueryRepository
 from billing.repositories.invoices import InvoiceRepository
 from billing.repositories.payments import PaymentRepository
-from billing.services import documents, invoice_queries, payment_history, receipts
+from billing.services import documents, hosted_view, invoice_queries, payment_history, receipts
 from billing.services.checkout import (
     Checkout,
     CheckoutOutcome,
@@ -53,7 +57,7 @@ NOT_FOUND_PAGE = (
     "<p>This link is not valid. Please use the link in your invoice email.</p></body></html>"
 )
 NOTICE_TEMPLATE = "customer_notice.html.j2"
-HOSTED_NOTICE_TEMPLATE = "hosted_notice.html.j2"
+HOSTED_TEMPLATE = "hosted_invoice.html.j2"
 CHECKOUT_REFUSAL_STATUS: dict[CheckoutOutcome, int] = {
     "not_found": 404,
     "draft": 404,
@@ -78,8 +82,23 @@ class Page(BaseModel):
     location: str | None = None
 
 
+class QuestionForm(BaseModel):
+    """A question form that was refused: shown again with what was typed and what to fix."""
+
+    model_config = ConfigDict(frozen=True)
+
+    email: str = ""
+    name: str = ""
+    message: str = ""
+    nonce: str
+    """The submitted nonce when it was valid (a corrected resubmission is still one query), else a
+    fresh one."""
+    errors: dict[str, str]
+    """Field (``email``, ``name``, ``message``, ``nonce``) → what is wrong, in the invoice's language."""
+
+
 class HostedPageState(BaseModel):
-    """Everything the hosted invoice page shows (the page rework renders it)."""
+    """Everything the hosted invoice page shows (``hosted_view.page_view`` words it)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -102,6 +121,13 @@ class HostedPageState(BaseModel):
     """The invoice's questions and their answers, newest first."""
     question_nonce: str
     """The hidden ``nonce`` field of this render's question form."""
+    card_on_file: str | None = None
+    """An open ``charge_automatically`` invoice: the customer's default card as they know it
+    (``Visa •••• 4242``), None without one (or for any other invoice)."""
+    next_retry_at: datetime | None = None
+    """An open ``charge_automatically`` invoice whose charge failed: when dunning tries again."""
+    question_form: QuestionForm | None = None
+    """A refused question, shown again in the form (``question_page``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,6 +146,10 @@ class CustomerPages:
     its seller was frozen on it."""
     public_url: str
     templates_dir: str | None = None
+    customers: CustomerRepository | None = None
+    """Read for an open ``charge_automatically`` invoice only: the card it is charged to."""
+    dunning: DunningRepository | None = None
+    """Read for an open ``charge_automatically`` invoice whose charge failed: the next retry."""
 
 
 def _history(deps: CustomerPages) -> payment_history.History:
@@ -174,6 +204,7 @@ def hosted_page_state(
         else:
             returned = confirm_checkout_return(payments, token=token, session_id=session_id)
             invoice = returned.invoice or invoice
+    card_on_file, next_retry_at = _automatic_payment(deps, invoice)
     return HostedPageState(
         invoice=invoice,
         checkout_return=returned,
@@ -185,7 +216,31 @@ def hosted_page_state(
         receipt_available=payment_history.money_received(invoice),
         queries=invoice_queries.queries_for_invoice(_queries(deps), invoice),
         question_nonce=invoice_queries.new_question_nonce(),
+        card_on_file=card_on_file,
+        next_retry_at=next_retry_at,
     )
+
+
+def _automatic_payment(deps: CustomerPages, invoice: Invoice) -> tuple[str | None, datetime | None]:
+    """For an open ``charge_automatically`` invoice with something to pay: the card it is charged to
+    and, after a failed charge, dunning's next retry. Two reads by key, only for such invoices."""
+    if (
+        invoice.collection_method != "charge_automatically"
+        or invoice.status not in ("open", "uncollectible")
+        or invoice.amount_remaining <= 0
+    ):
+        return None, None
+    card: str | None = None
+    customer = deps.customers.get(invoice.customer_id) if deps.customers is not None else None
+    if customer is not None and customer.default_payment_method:
+        _ = i18n.gettext_for(documents.locale_of(invoice))
+        card = receipts.card_label(customer.payment_method_brand, customer.payment_method_last4, _)
+    retry: datetime | None = None
+    if invoice.last_payment_error and deps.dunning is not None:
+        dunning = deps.dunning.get(invoice.id)
+        if dunning is not None and dunning.active and dunning.next_retry_at is not None:
+            retry = dunning.next_retry_at
+    return card, retry
 
 
 def hosted_invoice_page(
@@ -196,72 +251,22 @@ def hosted_invoice_page(
     session_id: str | None = None,
     question: str | None = None,
 ) -> Page:
-    """``GET /i/{token}``: the invoice rendered from the frozen invoice (its current state), with a
-    notice after a Checkout return or a question."""
+    """``GET /i/{token}``: the invoice as it is now, with its status panel (what is due and by when,
+    Pay; paid, void...), the outcome of a Checkout return, its payment history, documents and
+    questions."""
     state = hosted_page_state(deps, token, checkout=checkout, session_id=session_id, question=question)
     if state is None:
         return not_found_page()
-    invoice = state.invoice
-    logger.info("hosted invoice viewed", invoice_id=invoice.id, number=invoice.number)
-    view = documents.invoice_view(invoice, seller=_current(invoice, deps.seller), hosted=True)
-    # The "Download PDF" link, relative to /i/{token} (page-only: the issued document has none).
-    html = documents.render(
-        documents.INVOICE_TEMPLATE, templates_dir=deps.templates_dir, **view, pdf_href=f"{token}/pdf"
+    logger.info("hosted invoice viewed", invoice_id=state.invoice.id, number=state.invoice.number)
+    return render_hosted_page(deps, state, token)
+
+
+def render_hosted_page(deps: CustomerPages, state: HostedPageState, token: str, *, status: int = 200) -> Page:
+    page_path = urlsplit(documents.hosted_url(deps.public_url, token)).path
+    view = hosted_view.page_view(state, seller=_current(state.invoice, deps.seller), page_path=page_path)
+    return Page(
+        status=status, html=documents.render(HOSTED_TEMPLATE, templates_dir=deps.templates_dir, **view)
     )
-    notice = _notice(state, receipt_url=f"{documents.hosted_url(deps.public_url, token)}/receipt")
-    if notice is not None:
-        fragment = documents.render(
-            HOSTED_NOTICE_TEMPLATE,
-            templates_dir=deps.templates_dir,
-            locale=documents.locale_of(invoice),
-            notice=notice,
-        )
-        html = _insert_notice(html, fragment)
-    return Page(status=200, html=html)
-
-
-def _notice(state: HostedPageState, *, receipt_url: str) -> dict[str, str | None] | None:
-    """The minimal notice until the page rework shows these itself: ``kind`` is ``paid``,
-    ``partially_paid``, ``unapplied``, ``not_paid``, ``expired``, ``pending``, ``canceled`` or
-    ``question_sent`` (``hosted_notice.html.j2``)."""
-    invoice = state.invoice
-    locale = documents.locale_of(invoice)
-    _ = i18n.gettext_for(locale)
-    returned = state.checkout_return
-    if state.question_sent:
-        return {"kind": "question_sent", "reason": None}
-    if returned is not None:
-        if returned.outcome in ("recorded", "already_recorded"):
-            kind = "paid" if invoice.status == "paid" else "partially_paid"
-            return {
-                "kind": kind,
-                "reason": None,
-                "remaining": format_money(invoice.amount_remaining, invoice.currency, locale),
-                "receipt_url": receipt_url,
-            }
-        if returned.outcome == "not_paid":
-            code = (returned.decline or {}).get("decline_code") or (returned.decline or {}).get("code")
-            return {"kind": "not_paid", "reason": customer_decline_reason(code, _) if code else None}
-        if returned.outcome in ("unapplied", "expired"):
-            return {"kind": returned.outcome, "reason": None}
-        if returned.outcome == "unavailable":
-            return {"kind": "pending", "reason": None}
-        return None
-    if state.checkout_canceled:
-        last = state.activity[-1] if state.activity else None
-        reason = last.decline_reason if last is not None and last.kind == "payment_failed" else None
-        return {"kind": "canceled", "reason": reason}
-    return None
-
-
-def _insert_notice(html: str, fragment: str) -> str:
-    """``fragment``: HTML rendered by an autoescaping template."""
-    for anchor in ('<main class="sheet">', "<body>"):
-        at = html.find(anchor)
-        if at >= 0:
-            at += len(anchor)
-            return html[:at] + "\n" + fragment + html[at:]
-    return fragment + html
 
 
 # --------------------------------------------------------------------------- pay
@@ -342,14 +347,16 @@ def notice_page(
     messages: list[str],
     tone: str = "refused",
 ) -> Page:
-    """A short page about the invoice (a refusal, an outcome) with a link back to it."""
+    """A short page about the invoice (a refusal, an outcome) with a link back to it, under the seller
+    who issued it (as frozen on the invoice) and in the invoice's language."""
+    seller = documents.seller_of(invoice, _current(invoice, deps.seller))
+    locale = documents.locale_of(invoice, seller)
     html = documents.render(
         NOTICE_TEMPLATE,
         templates_dir=deps.templates_dir,
-        locale=documents.locale_of(invoice),
-        seller=documents.seller_view(
-            _current(invoice, deps.seller), i18n.gettext_for(documents.locale_of(invoice))
-        ),
+        locale=locale,
+        seller=documents.seller_view(seller, i18n.gettext_for(locale), locale=locale),
+        brand_text=hosted_view.text_color_on(seller.brand_color),
         title=title,
         messages=[m for m in messages if m],
         tone=tone,
@@ -381,8 +388,9 @@ def receipt_page(deps: CustomerPages, token: str) -> Page:
 
 
 def question_page(deps: CustomerPages, token: str, form: Mapping[str, object]) -> Page:
-    """``POST /i/{token}/questions``: stored → 303 back to the invoice (``?question=sent``); otherwise
-    a page saying what to fix (422) or that too many questions are open (429)."""
+    """``POST /i/{token}/questions``: stored → 303 back to the invoice (``?question=sent``); a bad form
+    → the invoice's page again (422) with the form as it was sent and what to fix beside each field;
+    too many open questions → a page saying so (429)."""
     result = invoice_queries.submit_invoice_question(_queries(deps), token=token, form=form)
     if result.invoice is None:
         return not_found_page()
@@ -406,26 +414,34 @@ def question_page(deps: CustomerPages, token: str, form: Mapping[str, object]) -
                 )
             ],
         )
-    return notice_page(
-        deps,
-        invoice,
-        token,
-        status=422,
-        title=_("Your question was not sent"),
-        messages=list(result.errors.values()),
+    # What was typed comes back in the form with what to fix, on the invoice's page.
+    state = hosted_page_state(deps, token)
+    if state is None:
+        return not_found_page()
+    values = result.values
+    nonce = values.get("nonce", "") if "nonce" not in result.errors else state.question_nonce
+    refused = QuestionForm(
+        email=values.get("email", ""),
+        name=values.get("name", ""),
+        message=values.get("message", ""),
+        nonce=nonce,
+        errors=result.errors,
     )
+    return render_hosted_page(deps, state.model_copy(update={"question_form": refused}), token, status=422)
 
 
 __all__ = [
     "CustomerPages",
     "HostedPageState",
     "Page",
+    "QuestionForm",
     "hosted_invoice_page",
     "hosted_page_state",
     "not_found_page",
     "pay_page",
     "question_page",
     "receipt_page",
+    "render_hosted_page",
 ]
 
 

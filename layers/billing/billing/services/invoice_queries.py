@@ -80,6 +80,8 @@ class QuestionResult(BaseModel):
     errors: dict[str, str] = Field(default_factory=dict)
     """``invalid``: field (``email``, ``name``, ``message``, ``nonce``) → what is wrong, in the
     invoice's language."""
+    values: dict[str, str] = Field(default_factory=dict)
+    """``invalid``: the form's values as cleaned (the page shows them again beside the errors)."""
 
 
 class PageQuery(BaseModel):
@@ -168,7 +170,7 @@ def submit_invoice_question(deps: Queries, *, token: str, form: Mapping[str, obj
     values, errors = check_question(form, locale=documents.locale_of(invoice))
     if errors:
         logger.info("invoice question refused", invoice_id=invoice.id, fields=sorted(errors))
-        return QuestionResult(outcome="invalid", invoice=invoice, errors=errors)
+        return QuestionResult(outcome="invalid", invoice=invoice, errors=errors, values=values)
     now = clock.now()
     query = InvoiceQuery(
         id=query_id_for(invoice.id, values["nonce"]),
